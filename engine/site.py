@@ -1,0 +1,507 @@
+"""The physical site: cabinets and the assets hanging behind them.
+
+A site is what the CPO sees on the map: power distribution cabinets, each with the
+power threshold the CPO sets, and the assets wired to them (charge points, PV
+inverters, stationary batteries and other loads). Each cabinet with its members is one
+*group*, an independent scheduling subproblem.
+
+The site is read from JSON (``data/site.json``) with :func:`load_site` /
+:func:`site_from_dict` and written back with :func:`site_to_dict` / :func:`save_site`.
+Every bad field raises :class:`SiteError` naming the field, for example
+``assets[3].cabinet: unknown cabinet 'POD-X'``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, Iterable
+
+__all__ = [
+    "AssetKind",
+    "Asset",
+    "Cabinet",
+    "Group",
+    "Site",
+    "SiteError",
+    "load_site",
+    "save_site",
+    "site_from_dict",
+    "site_to_dict",
+]
+
+
+class SiteError(ValueError):
+    """An invalid site description; the message starts with the offending field."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+class AssetKind(IntEnum):
+    """Asset kinds, numbered as on chain (SC1 ``kind``)."""
+
+    CHARGE_POINT = 1
+    PV_INVERTER = 2
+    BATTERY = 3
+    OTHER_LOAD = 4
+
+    @property
+    def label(self) -> str:
+        """Human name of the kind, e.g. ``"charge point"``."""
+        return self.name.lower().replace("_", " ")
+
+    @classmethod
+    def parse(cls, value: Any, field_name: str) -> "AssetKind":
+        """Read a kind given as its number (1..4) or name (``"charge_point"``)."""
+        if isinstance(value, str):
+            key = value.strip().upper().replace(" ", "_").replace("-", "_")
+            aliases = {"CP": "CHARGE_POINT", "PV": "PV_INVERTER", "LOAD": "OTHER_LOAD"}
+            key = aliases.get(key, key)
+            if key in cls.__members__:
+                return cls[key]
+        elif isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4:
+            return cls(value)
+        raise SiteError(field_name, f"unknown kind {value!r} (charge_point, pv_inverter, battery, other_load)")
+
+
+@dataclass(frozen=True)
+class Cabinet:
+    """A power distribution cabinet: the shared supply of one group.
+
+    Parameters
+    ----------
+    id : str
+        Human id, e.g. ``"POD-CC"`` (on chain: keccak256 of it).
+    name : str
+        Display name.
+    lat, lon : float
+        Location [degrees].
+    threshold_kw : float
+        Grid import limit of the group, set by the CPO [kW].
+    """
+
+    id: str
+    name: str
+    lat: float
+    lon: float
+    threshold_kw: float
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One asset behind a cabinet.
+
+    Parameters
+    ----------
+    id : str
+        Human id, e.g. ``"CA-301"``.
+    name : str
+        Display name.
+    kind : AssetKind
+        Charge point, PV inverter, battery or other load.
+    cabinet : str
+        Id of the cabinet the asset is wired to.
+    lat, lon : float
+        Location [degrees].
+    rated_kw : float
+        Rated power [kW]: charging rating of a charge point, AC rating (kWp) of a PV
+        inverter, charge/discharge rating of a battery, nominal draw of a load.
+    capacity_kwh : float
+        Usable capacity of a battery [kWh]; 0 for every other kind.
+    price_per_kwh : float
+        Price a charge point bills [currency/kWh]; 0 for every other kind.
+    profile : str
+        Name of the time profile of a PV inverter or load (e.g. ``"pv_citylearn"``,
+        ``"ventilation"``); empty for charge points and batteries.
+    efficiency : float
+        One-way battery efficiency (0, 1]; 1 for other kinds.
+    min_soc : float
+        Lowest state of charge a battery may reach [fraction of capacity].
+    initial_soc : float
+        Battery state of charge at the start of a day [fraction of capacity].
+    """
+
+    id: str
+    name: str
+    kind: AssetKind
+    cabinet: str
+    lat: float
+    lon: float
+    rated_kw: float
+    capacity_kwh: float = 0.0
+    price_per_kwh: float = 0.0
+    profile: str = ""
+    efficiency: float = 1.0
+    min_soc: float = 0.0
+    initial_soc: float = 0.5
+
+
+@dataclass(frozen=True)
+class Group:
+    """A cabinet with its members: one independent scheduling subproblem."""
+
+    cabinet: Cabinet
+    charge_points: tuple[Asset, ...]
+    pv_inverters: tuple[Asset, ...]
+    batteries: tuple[Asset, ...]
+    loads: tuple[Asset, ...]
+
+    @property
+    def pv_kwp(self) -> float:
+        """Installed PV on the cabinet [kWp]."""
+        return float(sum(a.rated_kw for a in self.pv_inverters))
+
+    @property
+    def battery_kwh(self) -> float:
+        """Stationary battery capacity on the cabinet [kWh]."""
+        return float(sum(a.capacity_kwh for a in self.batteries))
+
+    @property
+    def other_load_kw(self) -> float:
+        """Nominal power of the other equipment on the cabinet [kW]."""
+        return float(sum(a.rated_kw for a in self.loads))
+
+    @property
+    def charge_point_kw(self) -> float:
+        """Sum of the charge points' ratings [kW]."""
+        return float(sum(a.rated_kw for a in self.charge_points))
+
+
+@dataclass(frozen=True)
+class Site:
+    """A parking site: cabinets and assets.
+
+    Parameters
+    ----------
+    name : str
+        Site name shown in the app.
+    timezone : str
+        IANA time zone of the site, e.g. ``"America/Los_Angeles"``.
+    lat, lon : float
+        Centre of the site [degrees].
+    cabinets : tuple of Cabinet
+    assets : tuple of Asset
+    """
+
+    name: str
+    timezone: str
+    lat: float
+    lon: float
+    cabinets: tuple[Cabinet, ...]
+    assets: tuple[Asset, ...]
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    # -- lookups -------------------------------------------------------------------
+    def cabinet(self, cabinet_id: str) -> Cabinet:
+        """The cabinet with this id (KeyError if none)."""
+        for c in self.cabinets:
+            if c.id == cabinet_id:
+                return c
+        raise KeyError(cabinet_id)
+
+    def asset(self, asset_id: str) -> Asset:
+        """The asset with this id (KeyError if none)."""
+        for a in self.assets:
+            if a.id == asset_id:
+                return a
+        raise KeyError(asset_id)
+
+    def assets_of(self, kind: AssetKind) -> tuple[Asset, ...]:
+        """All assets of one kind, in file order."""
+        return tuple(a for a in self.assets if a.kind == kind)
+
+    @property
+    def charge_points(self) -> tuple[Asset, ...]:
+        return self.assets_of(AssetKind.CHARGE_POINT)
+
+    def groups(self) -> list[Group]:
+        """One :class:`Group` per cabinet, in cabinet order."""
+        out = []
+        for c in self.cabinets:
+            members = [a for a in self.assets if a.cabinet == c.id]
+            out.append(
+                Group(
+                    cabinet=c,
+                    charge_points=tuple(a for a in members if a.kind == AssetKind.CHARGE_POINT),
+                    pv_inverters=tuple(a for a in members if a.kind == AssetKind.PV_INVERTER),
+                    batteries=tuple(a for a in members if a.kind == AssetKind.BATTERY),
+                    loads=tuple(a for a in members if a.kind == AssetKind.OTHER_LOAD),
+                )
+            )
+        return out
+
+    def group_of(self, asset_id: str) -> Group:
+        """The group the asset belongs to."""
+        cab = self.asset(asset_id).cabinet
+        return next(g for g in self.groups() if g.cabinet.id == cab)
+
+    # -- edits (each returns a new, validated site) ----------------------------------
+    def with_asset(self, asset: Asset) -> "Site":
+        """Add ``asset``, or replace the asset with the same id (e.g. moved or re-wired)."""
+        assets = list(self.assets)
+        for i, a in enumerate(assets):
+            if a.id == asset.id:
+                assets[i] = asset
+                break
+        else:
+            assets.append(asset)
+        return _validated(replace(self, assets=tuple(assets)))
+
+    def with_cabinet(self, cabinet: Cabinet) -> "Site":
+        """Add ``cabinet``, or replace the cabinet with the same id (e.g. a new threshold)."""
+        cabs = list(self.cabinets)
+        for i, c in enumerate(cabs):
+            if c.id == cabinet.id:
+                cabs[i] = cabinet
+                break
+        else:
+            cabs.append(cabinet)
+        return _validated(replace(self, cabinets=tuple(cabs)))
+
+    def with_threshold(self, cabinet_id: str, threshold_kw: float) -> "Site":
+        """The site with one cabinet's threshold changed [kW]."""
+        try:
+            cab = self.cabinet(cabinet_id)
+        except KeyError:
+            raise SiteError("cabinet", f"unknown cabinet {cabinet_id!r}") from None
+        return self.with_cabinet(replace(cab, threshold_kw=threshold_kw))
+
+    def with_asset_moved(
+        self,
+        asset_id: str,
+        *,
+        cabinet: str | None = None,
+        lat: float | None = None,
+        lon: float | None = None,
+    ) -> "Site":
+        """The site with an asset re-wired to another cabinet and/or moved on the map."""
+        try:
+            a = self.asset(asset_id)
+        except KeyError:
+            raise SiteError("asset", f"unknown asset {asset_id!r}") from None
+        changes: dict[str, Any] = {}
+        if cabinet is not None:
+            changes["cabinet"] = cabinet
+        if lat is not None:
+            changes["lat"] = lat
+        if lon is not None:
+            changes["lon"] = lon
+        return self.with_asset(replace(a, **changes))
+
+
+# -- reading and writing ------------------------------------------------------------------
+
+_ASSET_NUMBERS = ("rated_kw", "capacity_kwh", "price_per_kwh", "efficiency", "min_soc", "initial_soc")
+
+
+def _number(value: Any, field_name: str, *, minimum: float | None = None, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SiteError(field_name, f"must be a number, got {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise SiteError(field_name, "must be finite")
+    if positive and x <= 0:
+        raise SiteError(field_name, f"must be > 0, got {x:g}")
+    if minimum is not None and x < minimum:
+        raise SiteError(field_name, f"must be >= {minimum:g}, got {x:g}")
+    return x
+
+
+def _text(value: Any, field_name: str, *, max_len: int = 64) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SiteError(field_name, "must be a non-empty string")
+    if len(value.encode()) > max_len:
+        raise SiteError(field_name, f"must be at most {max_len} bytes")
+    return value.strip()
+
+
+def _lat(value: Any, field_name: str) -> float:
+    x = _number(value, field_name)
+    if abs(x) > 90:
+        raise SiteError(field_name, f"latitude must be within [-90, 90], got {x:g}")
+    return x
+
+
+def _lon(value: Any, field_name: str) -> float:
+    x = _number(value, field_name)
+    if abs(x) > 180:
+        raise SiteError(field_name, f"longitude must be within [-180, 180], got {x:g}")
+    return x
+
+
+def _cabinet_from(d: Any, path: str) -> Cabinet:
+    if not isinstance(d, dict):
+        raise SiteError(path, "must be an object")
+    for key in ("id", "lat", "lon", "threshold_kw"):
+        if key not in d:
+            raise SiteError(f"{path}.{key}", "is required")
+    cid = _text(d["id"], f"{path}.id")
+    return Cabinet(
+        id=cid,
+        name=_text(d.get("name", cid), f"{path}.name"),
+        lat=_lat(d["lat"], f"{path}.lat"),
+        lon=_lon(d["lon"], f"{path}.lon"),
+        threshold_kw=_number(d["threshold_kw"], f"{path}.threshold_kw", minimum=0.0),
+    )
+
+
+def _asset_from(d: Any, path: str) -> Asset:
+    if not isinstance(d, dict):
+        raise SiteError(path, "must be an object")
+    for key in ("id", "kind", "cabinet", "lat", "lon", "rated_kw"):
+        if key not in d:
+            raise SiteError(f"{path}.{key}", "is required")
+    aid = _text(d["id"], f"{path}.id")
+    kind = AssetKind.parse(d["kind"], f"{path}.kind")
+    nums = {}
+    for key in _ASSET_NUMBERS:
+        if key in d:
+            nums[key] = _number(d[key], f"{path}.{key}", minimum=0.0)
+    profile = d.get("profile", "")
+    if not isinstance(profile, str):
+        raise SiteError(f"{path}.profile", "must be a string")
+    return Asset(
+        id=aid,
+        name=_text(d.get("name", aid), f"{path}.name"),
+        kind=kind,
+        cabinet=_text(d["cabinet"], f"{path}.cabinet"),
+        lat=_lat(d["lat"], f"{path}.lat"),
+        lon=_lon(d["lon"], f"{path}.lon"),
+        profile=profile,
+        **nums,
+    )
+
+
+def _validated(site: Site) -> Site:
+    """Check cross-field rules; raise :class:`SiteError` naming the first bad field."""
+    seen: set[str] = set()
+    for i, c in enumerate(site.cabinets):
+        if c.id in seen:
+            raise SiteError(f"cabinets[{i}].id", f"duplicate id {c.id!r}")
+        seen.add(c.id)
+        _number(c.threshold_kw, f"cabinets[{i}].threshold_kw", minimum=0.0)
+        _lat(c.lat, f"cabinets[{i}].lat")
+        _lon(c.lon, f"cabinets[{i}].lon")
+    cabinet_ids = set(seen)
+    for i, a in enumerate(site.assets):
+        p = f"assets[{i}]"
+        if a.id in seen:
+            raise SiteError(f"{p}.id", f"duplicate id {a.id!r}")
+        seen.add(a.id)
+        if a.cabinet not in cabinet_ids:
+            raise SiteError(f"{p}.cabinet", f"unknown cabinet {a.cabinet!r}")
+        _lat(a.lat, f"{p}.lat")
+        _lon(a.lon, f"{p}.lon")
+        _number(a.rated_kw, f"{p}.rated_kw", positive=True)
+        if a.kind == AssetKind.BATTERY:
+            _number(a.capacity_kwh, f"{p}.capacity_kwh", positive=True)
+            if not 0 < a.efficiency <= 1:
+                raise SiteError(f"{p}.efficiency", f"must be in (0, 1], got {a.efficiency:g}")
+            if not 0 <= a.min_soc <= 1:
+                raise SiteError(f"{p}.min_soc", f"must be in [0, 1], got {a.min_soc:g}")
+            if not a.min_soc <= a.initial_soc <= 1:
+                raise SiteError(f"{p}.initial_soc", f"must be in [min_soc, 1], got {a.initial_soc:g}")
+        elif a.capacity_kwh:
+            raise SiteError(f"{p}.capacity_kwh", f"only a battery has a capacity ({a.kind.label})")
+        if a.kind != AssetKind.CHARGE_POINT and a.price_per_kwh:
+            raise SiteError(f"{p}.price_per_kwh", f"only a charge point has a price ({a.kind.label})")
+    return site
+
+
+def site_from_dict(d: Any) -> Site:
+    """Build and validate a :class:`Site` from its JSON form.
+
+    Raises
+    ------
+    SiteError
+        On the first bad field, named in the message.
+    """
+    if not isinstance(d, dict):
+        raise SiteError("site", "must be a JSON object")
+    for key in ("name", "cabinets", "assets"):
+        if key not in d:
+            raise SiteError(key, "is required")
+    if not isinstance(d["cabinets"], list) or not d["cabinets"]:
+        raise SiteError("cabinets", "must be a non-empty list")
+    if not isinstance(d["assets"], list):
+        raise SiteError("assets", "must be a list")
+    cabinets = tuple(_cabinet_from(c, f"cabinets[{i}]") for i, c in enumerate(d["cabinets"]))
+    assets = tuple(_asset_from(a, f"assets[{i}]") for i, a in enumerate(d["assets"]))
+    lat = d.get("lat", sum(c.lat for c in cabinets) / len(cabinets))
+    lon = d.get("lon", sum(c.lon for c in cabinets) / len(cabinets))
+    tz = d.get("timezone", "UTC")
+    if not isinstance(tz, str):
+        raise SiteError("timezone", "must be a string")
+    known = {"name", "timezone", "lat", "lon", "cabinets", "assets"}
+    site = Site(
+        name=_text(d["name"], "name", max_len=200),
+        timezone=tz,
+        lat=_lat(lat, "lat"),
+        lon=_lon(lon, "lon"),
+        cabinets=cabinets,
+        assets=assets,
+        extra={k: v for k, v in d.items() if k not in known},
+    )
+    return _validated(site)
+
+
+def site_to_dict(site: Site) -> dict[str, Any]:
+    """The JSON form of a site (inverse of :func:`site_from_dict`)."""
+    out: dict[str, Any] = dict(site.extra)
+    out.update(
+        name=site.name,
+        timezone=site.timezone,
+        lat=site.lat,
+        lon=site.lon,
+        cabinets=[asdict(c) for c in site.cabinets],
+        assets=[],
+    )
+    for a in site.assets:
+        d = asdict(a)
+        d["kind"] = a.kind.name.lower()
+        out["assets"].append(d)
+    return out
+
+
+def load_site(path: str | os.PathLike[str]) -> Site:
+    """Read and validate a site JSON file.
+
+    Raises
+    ------
+    SiteError
+        For malformed JSON (field ``site``) or any bad field.
+    """
+    try:
+        d = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise SiteError("site", f"malformed JSON in {path}: {exc}") from None
+    return site_from_dict(d)
+
+
+def save_site(site: Site, path: str | os.PathLike[str]) -> None:
+    """Write a site atomically (a crash never leaves a half-written file)."""
+    path = Path(path)
+    text = json.dumps(site_to_dict(_validated(site)), indent=1) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def iter_assets(site: Site, kinds: Iterable[AssetKind] | None = None) -> Iterable[Asset]:
+    """Assets of the given kinds (all when ``kinds`` is None)."""
+    ks = set(kinds) if kinds is not None else None
+    return (a for a in site.assets if ks is None or a.kind in ks)
