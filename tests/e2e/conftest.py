@@ -78,16 +78,3 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
-
-
-def wait_idle(page, timeout: float = 60_000) -> None:
-    """Wait until the streamlit script has finished running."""
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
-
-
-def shot(page, name: str) -> Path:
-    """Save a full-page screenshot under screenshots/ (git-ignored) and return its path."""
-    SHOTS.mkdir(exist_ok=True)
-    p = SHOTS / f"{name}.png"
-    page.screenshot(path=str(p), full_page=True)
-    return p
