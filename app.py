@@ -1,0 +1,29 @@
+"""EV smart-charging cockpit: the st.navigation router and the shared CPO sidebar.
+
+``streamlit run app.py``. Pages: Site map (CPO, default), Kiosk (driver), Replay (analyst).
+A kiosk URL (``/kiosk?cp=CA-303``) registers the kiosk page alone, hidden navigation and no
+CPO sidebar: a driver cannot reach the CPO pages from it.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages import ui
+
+HERE = Path(__file__).resolve().parent
+kiosk_mode = bool(st.query_params.get("cp"))
+st.set_page_config(page_title="EV charging cockpit", page_icon=":material/ev_station:", layout="wide",
+                   initial_sidebar_state="collapsed" if kiosk_mode else "auto")
+
+kiosk_page = st.Page("pages/kiosk.py", title="Kiosk", icon=":material/ev_station:", url_path="kiosk")
+if kiosk_mode:
+    page = st.navigation([kiosk_page], position="hidden")
+else:
+    cpo = [st.Page("pages/site_map.py", title="Site map", icon=":material/map:", url_path="site_map", default=True)]
+    sections = {"CPO": cpo, "Driver": [kiosk_page]}
+    if (HERE / "pages" / "replay.py").exists():
+        sections["Analyst"] = [st.Page("pages/replay.py", title="Replay", icon=":material/replay:", url_path="replay")]
+    page = st.navigation(sections)
+    ui.cpo_sidebar(ui.site_store().site())
+page.run()

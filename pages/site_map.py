@@ -1,0 +1,293 @@
+"""CPO site map: the garage deck drawn offline, asset details, groups table and edits (UI only)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pydeck as pdk
+import streamlit as st
+
+from engine.ledger import LedgerError, Status
+from engine.site import Asset, AssetKind, Site, SiteError
+from engine.site_scenario import group_table
+from pages import ui
+
+KIND_STYLE = {  # kind -> (fill colour, shape, legend text)
+    AssetKind.PV_INVERTER: ((250, 190, 20), "square", "PV inverter (yellow square)"),
+    AssetKind.BATTERY: ((120, 200, 80), "hexagon", "stationary battery (green hexagon)"),
+    AssetKind.OTHER_LOAD: ((170, 90, 200), "triangle", "other load (purple triangle)"),
+}
+CABINET_COLOUR = (60, 60, 70)
+
+
+def _shape(lat: float, lon: float, shape: str, r_m: float) -> list[list[float]]:
+    """Polygon of ``shape`` with radius ``r_m`` [m] around (lat, lon), as [lon, lat] rings."""
+    n, rot = {"square": (4, 45), "hexagon": (6, 0), "triangle": (3, 90)}[shape]
+    mlat = 1 / 111_320.0
+    mlon = 1 / (111_320.0 * math.cos(math.radians(lat)))
+    pts = []
+    for k in range(n):
+        a = math.radians(rot + 360.0 * k / n)
+        pts.append([lon + r_m * math.cos(a) * mlon, lat + r_m * math.sin(a) * mlat])
+    return pts
+
+
+def _box(points: list[tuple[float, float]], pad_m: float) -> list[list[float]]:
+    lats = [p[0] for p in points]
+    lons = [p[1] for p in points]
+    plat = pad_m / 111_320.0
+    plon = pad_m / (111_320.0 * math.cos(math.radians(lats[0])))
+    a, b, c, d = min(lats) - plat, max(lats) + plat, min(lons) - plon, max(lons) + plon
+    return [[c, a], [d, a], [d, b], [c, b]]
+
+
+def _cabinet_colour(i: int) -> list[int]:
+    palette = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+               (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+    return list(palette[i % len(palette)])
+
+
+def build_deck(site: Site, cabinets: list[str], statuses: dict[str, Status], selected: str | None) -> pdk.Deck:
+    """The offline deck: deck area, cabinet groups, cables, assets by kind/status, labels."""
+    groups = [g for g in site.groups() if g.cabinet.id in cabinets]
+    all_pts = [(a.lat, a.lon) for a in site.assets] + [(c.lat, c.lon) for c in site.cabinets]
+    deck_area = [{"polygon": _box(all_pts, 9.0)}]
+    areas, cables, cps, shapes, labels = [], [], [], [], []
+    cab_index = {c.id: i for i, c in enumerate(site.cabinets)}
+    for g in groups:
+        c = g.cabinet
+        col = _cabinet_colour(cab_index[c.id])
+        members = [*g.charge_points, *g.pv_inverters, *g.batteries, *g.loads]
+        pts = [(a.lat, a.lon) for a in members] + [(c.lat, c.lon)]
+        areas.append({"polygon": _box(pts, 2.2), "id": c.id, "label": f"cabinet {c.id}",
+                      "fill": col + [40], "line": col + [200]})
+        shapes.append({"polygon": _shape(c.lat, c.lon, "square", 1.6), "id": c.id,
+                       "label": f"cabinet {c.id}: {c.threshold_kw:g} kW threshold", "fill": list(CABINET_COLOUR) + [255]})
+        labels.append({"position": [c.lon, c.lat], "text": c.id, "size": 13, "color": [20, 20, 20, 255],
+                       "offset": [0, -18]})
+        for a in members:
+            cables.append({"source": [c.lon, c.lat], "target": [a.lon, a.lat], "color": col + [170]})
+            if a.kind == AssetKind.CHARGE_POINT:
+                st_ = statuses.get(a.id, Status.AVAILABLE)
+                cps.append({"position": [a.lon, a.lat], "id": a.id, "color": list(ui.STATUS_COLORS[st_]) + [255],
+                            "label": f"charge point {a.id}: {ui.status_label(st_)}, {a.rated_kw:g} kW",
+                            "line": [255, 220, 0, 255] if a.id == selected else [255, 255, 255, 255],
+                            "width": 0.9 if a.id == selected else 0.25})
+                labels.append({"position": [a.lon, a.lat], "text": a.id.replace("CA-", ""), "size": 10,
+                               "color": [40, 40, 40, 255], "offset": [0, 14]})
+            else:
+                colour, shape, _ = KIND_STYLE[a.kind]
+                shapes.append({"polygon": _shape(a.lat, a.lon, shape, 1.5), "id": a.id,
+                               "label": f"{a.kind.label} {a.id}: {a.rated_kw:g} kW", "fill": list(colour) + [255]})
+                labels.append({"position": [a.lon, a.lat], "text": a.id, "size": 11, "color": [40, 40, 40, 255],
+                               "offset": [0, 16]})
+    layers = [
+        pdk.Layer("PolygonLayer", deck_area, id="deck", get_polygon="polygon", get_fill_color=[225, 225, 220, 255],
+                  get_line_color=[150, 150, 150, 255], line_width_min_pixels=1, pickable=False),
+        pdk.Layer("PolygonLayer", areas, id="groups", get_polygon="polygon", get_fill_color="fill",
+                  get_line_color="line", line_width_min_pixels=2, pickable=False),
+        pdk.Layer("LineLayer", cables, id="cables", get_source_position="source", get_target_position="target",
+                  get_color="color", get_width=2, pickable=False),
+        pdk.Layer("PolygonLayer", shapes, id="equipment", get_polygon="polygon", get_fill_color="fill",
+                  get_line_color=[255, 255, 255, 255], line_width_min_pixels=1, pickable=True),
+        pdk.Layer("ScatterplotLayer", cps, id="charge_points", get_position="position", get_fill_color="color",
+                  get_line_color="line", get_line_width="width", line_width_units="meters", stroked=True,
+                  get_radius=1.1, radius_units="meters", radius_min_pixels=4, pickable=True),
+        pdk.Layer("TextLayer", labels, id="labels", get_position="position", get_text="text", get_size="size",
+                  get_color="color", get_pixel_offset="offset", pickable=False),
+    ]
+    view = pdk.ViewState(latitude=site.lat, longitude=site.lon, zoom=18.6, pitch=0, bearing=0)
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None,
+                    tooltip={"text": "{label}"})
+
+
+def legend_html() -> str:
+    rows = []
+    for s in (Status.AVAILABLE, Status.PREPARING, Status.CHARGING, Status.SUSPENDED_EVSE, Status.FINISHING,
+              Status.UNAVAILABLE, Status.FAULTED):
+        r, g, b = ui.STATUS_COLORS[s]
+        rows.append(f"<div><span style='display:inline-block;width:12px;height:12px;border-radius:6px;"
+                    f"background:rgb({r},{g},{b});margin-right:6px'></span>charge point: {ui.status_label(s)}</div>")
+    for colour, shape, text in KIND_STYLE.values():
+        r, g, b = colour
+        css = {"square": "", "hexagon": "clip-path:polygon(25% 0,75% 0,100% 50%,75% 100%,25% 100%,0 50%);",
+               "triangle": "clip-path:polygon(50% 0,100% 100%,0 100%);"}[shape]
+        rows.append(f"<div><span style='display:inline-block;width:12px;height:12px;background:rgb({r},{g},{b});"
+                    f"{css}margin-right:6px'></span>{text}</div>")
+    r, g, b = CABINET_COLOUR
+    rows.append(f"<div><span style='display:inline-block;width:12px;height:12px;background:rgb({r},{g},{b});"
+                f"margin-right:6px'></span>cabinet (tinted area: its group; lines: its cables)</div>")
+    return "<div style='font-size:0.85rem;line-height:1.7'>" + "".join(rows) + "</div>"
+
+
+def asset_details(site: Site, asset_id: str) -> None:
+    """Rating, cabinet, registration and last status on chain of one asset or cabinet."""
+    ch = ui.chain()
+    if any(c.id == asset_id for c in site.cabinets):
+        c = site.cabinet(asset_id)
+        g = next(g for g in site.groups() if g.cabinet.id == asset_id)
+        st.markdown(f"**Cabinet {c.id}** - {c.name}")
+        st.markdown(f"Threshold **{c.threshold_kw:g} kW**; {len(g.charge_points)} charge points, "
+                    f"PV {g.pv_kwp:g} kWp, battery {g.battery_kwh:g} kWh, other load {g.other_load_kw:g} kW")
+        return
+    a = site.asset(asset_id)
+    st.markdown(f"**{a.kind.label.capitalize()} {a.id}** - {a.name}")
+    facts = {"kind": a.kind.label, "cabinet": a.cabinet, "rated power [kW]": f"{a.rated_kw:g}",
+             "location": f"{a.lat:.6f}, {a.lon:.6f}"}
+    if a.kind == AssetKind.CHARGE_POINT:
+        facts["price [USD/kWh]"] = f"{a.price_per_kwh:g}"
+    if a.kind == AssetKind.BATTERY:
+        facts["capacity [kWh]"] = f"{a.capacity_kwh:g}"
+        facts["efficiency / min SOC / initial SOC"] = f"{a.efficiency:g} / {a.min_soc:g} / {a.initial_soc:g}"
+    if a.profile:
+        facts["profile"] = a.profile
+    if ch.ledger is not None:
+        try:
+            key, tx, block = ch.ledger.registration(a.id)
+            facts["asset key (SC1)"] = key
+            facts["registered in tx"] = f"{tx} (block {block})"
+        except Exception as exc:  # noqa: BLE001 - not registered (yet) or no chain
+            facts["registration"] = f"not on chain ({exc})"
+        rep = ui.chain_status(a.id)
+        facts["last status on chain"] = ("none yet (Available)" if rep is None else
+                                         f"{ui.status_label(rep.status)}, {rep.power_kw:g} kW, {rep.energy_kwh:g} kWh")
+    else:
+        facts["chain"] = ch.mode
+    st.table(pd.DataFrame({"": list(facts.keys()), "value": [str(v) for v in facts.values()]}).set_index(""))
+
+
+def _write_chain(action: str, fn, *args) -> None:
+    ch = ui.chain()
+    if ch.ledger is None:
+        st.info(f"Saved. Chain {ch.mode}: not written on chain.")
+        return
+    try:
+        with ch.lock:
+            rec = fn(*args)
+    except LedgerError as exc:
+        st.error(f"Saved, but the chain refused {action}: {exc.reason or exc}")
+        return
+    st.success(f"Saved and written to SC1 ({action}): tx `{rec.tx_hash}` in block {rec.block_number}")
+
+
+def _apply(action: str, edit, chain_call) -> None:
+    """Validate and save an edit (errors name the field), then write it on chain."""
+    try:
+        old, new = ui.site_store().update(edit)
+    except SiteError as exc:
+        st.error(f"Not saved - {exc}")
+        return
+    ch = ui.chain()
+    if ch.ledger is not None and chain_call is not None:
+        _write_chain(action, *chain_call(new))
+        ui.mark_synced(new)
+    else:
+        st.info(f"Saved. Chain {ch.mode}: not written on chain.")
+
+
+def edits(site: Site) -> None:
+    cab_ids = [c.id for c in site.cabinets]
+    asset_ids = [a.id for a in site.assets]
+    t_add, t_move, t_wire, t_thr = st.tabs(["Add an asset", "Move an asset", "Re-wire to a cabinet", "Threshold"])
+    with t_add, st.form("add_asset"):
+        c1, c2, c3 = st.columns(3)
+        aid = c1.text_input("Asset id", key="add_id")
+        name = c1.text_input("Name", key="add_name")
+        kind = c2.selectbox("Kind", [k.name.lower() for k in AssetKind], key="add_kind")
+        cab = c2.selectbox("Cabinet", cab_ids, key="add_cabinet")
+        rated = c3.number_input("Rated power [kW]", value=6.656, key="add_rated", format="%.3f")
+        cap = c3.number_input("Capacity [kWh] (battery)", value=0.0, key="add_capacity")
+        price = c3.number_input("Price [USD/kWh] (charge point)", value=0.0, key="add_price", format="%.3f")
+        c4, c5 = st.columns(2)
+        lat = c4.number_input("Latitude", value=site.lat, format="%.6f", key="add_lat")
+        lon = c5.number_input("Longitude", value=site.lon, format="%.6f", key="add_lon")
+        if st.form_submit_button("Add asset"):
+            def edit(s: Site) -> Site:
+                if not aid.strip():
+                    raise SiteError("id", "must be a non-empty string")
+                k = AssetKind.parse(kind, "kind")
+                return s.with_asset(Asset(id=aid.strip(), name=name.strip() or aid.strip(), kind=k, cabinet=cab,
+                                          lat=lat, lon=lon, rated_kw=rated, capacity_kwh=cap, price_per_kwh=price,
+                                          profile={AssetKind.PV_INVERTER: "pv_citylearn"}.get(k, "")))
+            if aid.strip() in asset_ids:
+                st.error(f"Not saved - id: duplicate id {aid.strip()!r}")
+            else:
+                _apply("register_asset", edit, lambda new: (ui.chain().ledger.register_asset, new.asset(aid.strip())))
+    with t_move, st.form("move_asset"):
+        c1, c2, c3 = st.columns(3)
+        mid = c1.selectbox("Asset", asset_ids, key="move_id")
+        cur = site.asset(mid) if mid in asset_ids else site.assets[0]
+        lat = c2.number_input("Latitude", value=cur.lat, format="%.6f", key="move_lat")
+        lon = c3.number_input("Longitude", value=cur.lon, format="%.6f", key="move_lon")
+        if st.form_submit_button("Move asset"):
+            _apply("move_asset", lambda s: s.with_asset_moved(mid, lat=lat, lon=lon),
+                   lambda new: (ui.chain().ledger.move_asset, new.asset(mid)))
+    with t_wire, st.form("rewire_asset"):
+        c1, c2 = st.columns(2)
+        wid = c1.selectbox("Asset", asset_ids, key="wire_id")
+        wcab = c2.selectbox("New cabinet", cab_ids, key="wire_cabinet")
+        if st.form_submit_button("Re-wire asset"):
+            _apply("move_asset", lambda s: s.with_asset_moved(wid, cabinet=wcab),
+                   lambda new: (ui.chain().ledger.move_asset, new.asset(wid)))
+    with t_thr, st.form("threshold"):
+        c1, c2 = st.columns(2)
+        tcab = c1.selectbox("Cabinet", cab_ids, key="thr_cabinet")
+        cur_kw = site.cabinet(tcab).threshold_kw if tcab in cab_ids else 0.0
+        kw = c2.number_input("Threshold [kW]", value=float(cur_kw), key="thr_kw", format="%.2f")
+        if st.form_submit_button("Set threshold"):
+            _apply("set_threshold", lambda s: s.with_threshold(tcab, kw),
+                   lambda new: (ui.chain().ledger.set_threshold, tcab, new.cabinet(tcab).threshold_kw))
+
+
+def _on_map_select() -> None:
+    ev = st.session_state.get("site_deck")
+    objs = (ev or {}).get("selection", {}).get("objects", {}) if isinstance(ev, dict) else {}
+    try:
+        objs = dict(ev.selection.objects)  # type: ignore[union-attr]
+    except AttributeError:
+        pass
+    for layer in ("charge_points", "equipment"):
+        for o in objs.get(layer, []) or []:
+            if o.get("id"):
+                st.session_state["asset_pick"] = o["id"]
+                return
+
+
+def main() -> None:
+    store = ui.site_store()
+    site = store.site()
+    ch = ui.ensure_synced(site)
+    st.title("Site map")
+    st.caption(f"{site.name}: {len(site.cabinets)} cabinets, {len(site.charge_points)} charge points, "
+               f"{len(site.assets) - len(site.charge_points)} other assets. Click an asset on the map or pick it below.")
+    cab_ids = [c.id for c in site.cabinets]
+    shown = st.multiselect("Filter by cabinet", cab_ids, default=cab_ids, key="cab_filter")
+    statuses: dict[str, Status] = {}
+    if ch.ledger is not None:
+        for a in site.charge_points:
+            rep = ui.chain_status(a.id)
+            if rep is not None:
+                statuses[a.id] = rep.status
+    ids = [c.id for c in site.cabinets if c.id in shown] + [a.id for a in site.assets if a.cabinet in shown]
+    if st.session_state.get("asset_pick") not in ids:
+        st.session_state.pop("asset_pick", None)
+    map_col, side = st.columns([3, 1])
+    with map_col:
+        deck = build_deck(site, shown, statuses, st.session_state.get("asset_pick"))
+        st.pydeck_chart(deck, on_select=_on_map_select, selection_mode="single-object", key="site_deck", height=620)
+    with side:
+        st.markdown("**Legend**")
+        st.markdown(legend_html(), unsafe_allow_html=True)
+        pick = st.selectbox("Asset", ids, index=None, placeholder="pick an asset or cabinet", key="asset_pick")
+        if pick:
+            asset_details(site, pick)
+    st.subheader("Groups")
+    st.caption("Each cabinet with its members is one group the engine schedules on its own.")
+    st.dataframe(pd.DataFrame(group_table(site)), hide_index=True, width="stretch", key="groups_table")
+    st.subheader("Edit the site")
+    st.caption("Each edit is validated, saved to the state folder and written to the asset registry (SC1).")
+    edits(site)
+
+
+main()
