@@ -1,0 +1,517 @@
+"""Read ACN-Data session files and turn them into a step-indexed replay window.
+
+The ACN-Data CSV format (``data/acn/README.md``): ``arrival``, ``departure``,
+``requested_energy (kWh)``, ``delivered_energy (kWh)``, ``station_id``, ``session_id``,
+``estimated_departure``, ``claimed``. Times are ISO 8601 with the site's local offset
+(America/Los_Angeles for both ACN sites).
+
+Row validation (each skipped row is counted under its reason in :class:`LoadReport`):
+
+- ``unparseable``: a time or energy that does not parse, or a missing field;
+- ``departure <= arrival``;
+- ``negative or NaN energy`` (requested or delivered);
+- ``unknown station format``: ``station_id`` must look like ``CA-305`` or ``AG-4F52``
+  (two capital letters, a dash, letters/digits); the Caltech files hold a few rows of a
+  numeric meter id, which are not charge points;
+- ``duplicate session_id``.
+
+Sessions longer than 24 h (cars left plugged in over a weekend) are **clipped** to 24 h after
+arrival, as acnportal's ``max_len`` does; their energy is kept. Counted as ``clipped_24h``.
+
+Window selection (:func:`select_window`): a session is replayed when it *arrives* inside
+``[start 00:00, start + days 00:00)`` local time; its departure is clipped to the window's end
+(counted as ``clipped_window_end``). Sessions spanning midnight inside a multi-day window are
+kept whole. Arrival is rounded *up* and departure *down* to whole steps, so a car is present for
+the full length of every step it may charge in; sessions shorter than one step after rounding
+are skipped (``shorter than one step``).
+
+Demand (what the driver needs from the replay): by default the **delivered** energy, the
+ACN-Sim convention (what the car actually took; drivers over-request, so the claimed request
+is a poor measure of need); ``demand="requested"`` uses ``requested_energy (kWh)``. With
+``force_feasible`` (default, as acnportal's ``force_feasible``) a demand above
+``rated_kw * window`` is lowered to it (counted as ``demand_clipped_to_rate``), so that
+``demands_met_pct`` measures scheduling, not physics.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Iterable, Sequence
+from zoneinfo import ZoneInfo
+
+UTC = ZoneInfo("UTC")
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ACN_TZ",
+    "DATA_DIR",
+    "SITES",
+    "RawSession",
+    "LoadReport",
+    "ReplayWindow",
+    "ReplayError",
+    "default_paths",
+    "read_sessions",
+    "select_window",
+    "load_window",
+]
+
+ACN_TZ = ZoneInfo("America/Los_Angeles")
+DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "acn"
+SITES = ("caltech", "jpl")
+MAX_SESSION_HOURS = 24.0
+STATION_RE = re.compile(r"^[A-Z]{2}-[0-9A-Z]+$")
+COLUMNS = (
+    "arrival",
+    "departure",
+    "requested_energy (kWh)",
+    "delivered_energy (kWh)",
+    "station_id",
+    "session_id",
+    "estimated_departure",
+    "claimed",
+)
+
+
+class ReplayError(ValueError):
+    """Invalid replay input; ``field`` names the offending option or file.
+
+    Parameters
+    ----------
+    field : str
+        The option or input that is wrong, e.g. ``"--start"`` or ``"--sessions"``.
+    message : str
+        What is wrong with it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RawSession:
+    """One validated ACN session, in absolute time.
+
+    Parameters
+    ----------
+    session_id : str
+    station_id : str
+        The space / charge point id, e.g. ``"CA-305"``.
+    arrival, departure, estimated_departure : datetime
+        Timezone-aware times; ``departure`` already clipped to 24 h after arrival.
+    requested_kwh : float
+        The driver's claimed request [kWh].
+    delivered_kwh : float
+        What the car actually took at the real site [kWh].
+    claimed : bool
+        False when the driver gave no input (then requested equals delivered).
+    """
+
+    session_id: str
+    station_id: str
+    arrival: datetime
+    departure: datetime
+    estimated_departure: datetime
+    requested_kwh: float
+    delivered_kwh: float
+    claimed: bool
+
+
+@dataclass
+class LoadReport:
+    """What the loader read, kept, skipped and clipped.
+
+    Parameters
+    ----------
+    files : list of str
+        Files read.
+    rows_read : int
+        Data rows in those files.
+    rows_valid : int
+        Rows that passed validation.
+    skipped : dict
+        Reason -> count of rows or sessions dropped.
+    clipped : dict
+        Reason -> count of sessions kept but changed (``clipped_24h``,
+        ``clipped_window_end``, ``demand_clipped_to_rate``).
+    in_window : int
+        Sessions arriving inside the replay window (before the step-rounding skip).
+    """
+
+    files: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_valid: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    clipped: dict[str, int] = field(default_factory=dict)
+    in_window: int = 0
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {
+            "files": list(self.files),
+            "rows_read": self.rows_read,
+            "rows_valid": self.rows_valid,
+            "skipped": dict(self.skipped),
+            "clipped": dict(self.clipped),
+            "in_window": self.in_window,
+        }
+
+    def skipped_total(self) -> int:
+        """Rows or sessions dropped, all reasons together."""
+        return int(sum(self.skipped.values()))
+
+
+@dataclass(frozen=True)
+class ReplayWindow:
+    """Sessions of a replay window on a step grid (all arrays length ``n`` sessions).
+
+    Parameters
+    ----------
+    start : datetime
+        Local midnight at which step 0 begins.
+    step_minutes : int
+        Step length [min].
+    horizon_steps : int
+        Steps in the window (a DST day has 276 or 300 five-minute steps).
+    session_ids, station_ids : list of str
+    arrival_step : ndarray of int
+        First step the car is present.
+    departure_step : ndarray of int
+        Real departure: the car is present at steps ``arrival_step <= t < departure_step``.
+    estimated_step : ndarray of int
+        The driver's stated departure on the grid, within ``(arrival_step, horizon_steps]``.
+    demand_kwh : ndarray
+        Energy the car needs in the replay [kWh] (see module doc).
+    requested_kwh, delivered_kwh : ndarray
+        The file's claimed request and real delivered energy [kWh].
+    report : LoadReport
+    """
+
+    start: datetime
+    step_minutes: int
+    horizon_steps: int
+    session_ids: list[str]
+    station_ids: list[str]
+    arrival_step: np.ndarray
+    departure_step: np.ndarray
+    estimated_step: np.ndarray
+    demand_kwh: np.ndarray
+    requested_kwh: np.ndarray
+    delivered_kwh: np.ndarray
+    report: LoadReport
+
+    @property
+    def n(self) -> int:
+        """Number of sessions."""
+        return len(self.session_ids)
+
+    @property
+    def dt_hours(self) -> float:
+        """Step length [h]."""
+        return self.step_minutes / 60.0
+
+    def step_times(self) -> list[datetime]:
+        """Local start time of every step."""
+        utc0 = self.start.astimezone(ZoneInfo("UTC"))
+        return [
+            (utc0 + timedelta(minutes=self.step_minutes * k)).astimezone(self.start.tzinfo)
+            for k in range(self.horizon_steps)
+        ]
+
+
+def default_paths(site: str = "caltech") -> list[Path]:
+    """The shipped session files of an ACN site.
+
+    Parameters
+    ----------
+    site : {"caltech", "jpl"}
+
+    Returns
+    -------
+    list of Path
+        ``data/acn/<site>/*.csv.gz``, sorted.
+    """
+    if site not in SITES:
+        raise ReplayError("--site", f"unknown site {site!r} (choose from {', '.join(SITES)})")
+    paths = sorted((DATA_DIR / site).glob("*.csv*"))
+    if not paths:
+        raise ReplayError("--sessions", f"no session files under {DATA_DIR / site}")
+    return paths
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise ReplayError("--sessions", f"no such file: {path}")
+    if not (path.name.endswith(".csv") or path.name.endswith(".csv.gz")):
+        raise ReplayError("--sessions", f"expected a .csv or .csv.gz file: {path}")
+    try:
+        raw = path.read_bytes()
+        if path.name.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    except (OSError, EOFError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ReplayError("--sessions", f"cannot read {path}: {exc}") from None
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ReplayError("--sessions", f"{path.name}: missing column(s) {', '.join(missing)}")
+    return df
+
+
+def _parse_time(col: pd.Series) -> pd.Series:
+    return pd.to_datetime(col, errors="coerce", utc=True, format="ISO8601")
+
+
+def read_sessions(paths: Sequence[str | Path] | None = None) -> tuple[list[RawSession], LoadReport]:
+    """Read and validate ACN session files.
+
+    Parameters
+    ----------
+    paths : sequence of path, optional
+        ``.csv`` or ``.csv.gz`` files in the ACN-Data format; default the shipped Caltech files.
+
+    Returns
+    -------
+    sessions : list of RawSession
+        Valid rows, sorted by arrival.
+    report : LoadReport
+        Counts of rows read, kept, skipped (by reason) and clipped.
+
+    Raises
+    ------
+    ReplayError
+        A file that is missing, unreadable or lacks a column (field ``--sessions``).
+    """
+    files = [Path(p) for p in paths] if paths else default_paths("caltech")
+    report = LoadReport(files=[str(p) for p in files])
+    skipped: Counter[str] = Counter()
+    clipped: Counter[str] = Counter()
+    out: list[RawSession] = []
+    seen: set[str] = set()
+    for path in files:
+        df = _read_csv(path)
+        report.rows_read += len(df)
+        arr = _parse_time(df["arrival"])
+        dep = _parse_time(df["departure"])
+        est = _parse_time(df["estimated_departure"])
+        req = pd.to_numeric(df["requested_energy (kWh)"], errors="coerce")
+        dlv = pd.to_numeric(df["delivered_energy (kWh)"], errors="coerce")
+        # Vectorised validation; each row lands in the first reason that applies.
+        req_txt = df["requested_energy (kWh)"].str.strip()
+        dlv_txt = df["delivered_energy (kWh)"].str.strip()
+        sid_txt = df["session_id"].str.strip()
+        station_txt = df["station_id"].str.strip()
+        bad_parse = arr.isna() | dep.isna() | (req_txt == "") | (dlv_txt == "") | (sid_txt == "")
+        bad_energy = ~bad_parse & (
+            req.isna() | dlv.isna() | ~np.isfinite(req.fillna(0)) | ~np.isfinite(dlv.fillna(0))
+            | (req < 0) | (dlv < 0)
+        )
+        ok = ~bad_parse & ~bad_energy
+        bad_order = ok & (dep <= arr)
+        ok &= ~bad_order
+        bad_station = ok & ~station_txt.str.match(STATION_RE.pattern)
+        ok &= ~bad_station
+        skipped["unparseable"] += int(bad_parse.sum())
+        skipped["negative or NaN energy"] += int(bad_energy.sum())
+        skipped["departure <= arrival"] += int(bad_order.sum())
+        skipped["unknown station format"] += int(bad_station.sum())
+        claimed_all = df["claimed"].str.strip().str.lower().isin(("true", "1", "yes"))
+        limit = pd.Timedelta(hours=MAX_SESSION_HOURS)
+        for i in np.flatnonzero(ok.to_numpy()):
+            sid = sid_txt.iat[i]
+            if sid in seen:
+                skipped["duplicate session_id"] += 1
+                continue
+            seen.add(sid)
+            a, d, e = arr.iat[i], dep.iat[i], est.iat[i]
+            if (d - a) > limit:
+                d = a + limit
+                clipped["clipped_24h"] += 1
+            if pd.isna(e):
+                e = d  # no stated departure: take the real one
+            out.append(
+                RawSession(
+                    session_id=sid,
+                    station_id=station_txt.iat[i],
+                    arrival=a.to_pydatetime(),
+                    departure=d.to_pydatetime(),
+                    estimated_departure=e.to_pydatetime(),
+                    requested_kwh=float(req.iat[i]),
+                    delivered_kwh=float(dlv.iat[i]),
+                    claimed=bool(claimed_all.iat[i]),
+                )
+            )
+    skipped = Counter({k: v for k, v in skipped.items() if v})
+    out.sort(key=lambda s: (s.arrival, s.session_id))
+    report.rows_valid = len(out)
+    report.skipped = dict(skipped)
+    report.clipped = dict(clipped)
+    return out, report
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """Local midnight of ``day``, expressed in UTC (so differences count real hours)."""
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+def select_window(
+    sessions: Iterable[RawSession],
+    report: LoadReport,
+    start: date,
+    days: int = 1,
+    step_minutes: int = 5,
+    rated_kw: float = 6.6,
+    demand: str = "delivered",
+    force_feasible: bool = True,
+    tz: ZoneInfo = ACN_TZ,
+) -> ReplayWindow:
+    """Put the sessions arriving in ``[start, start + days)`` (local dates) on a step grid.
+
+    Parameters
+    ----------
+    sessions : iterable of RawSession
+    report : LoadReport
+        The loader's report; a copy extended with the window's counts is attached to the result.
+    start : date
+        First local day.
+    days : int
+        Number of days (>= 1).
+    step_minutes : int
+        Step length [min], a divisor of 1440.
+    rated_kw : float
+        Every charge point's rating [kW] (for ``force_feasible``).
+    demand : {"delivered", "requested"}
+        Which energy is the driver's need (module doc).
+    force_feasible : bool
+        Lower a demand above ``rated_kw * window`` to it.
+    tz : ZoneInfo
+        Site time zone.
+
+    Returns
+    -------
+    ReplayWindow
+    """
+    if days < 1:
+        raise ReplayError("--days", "must be >= 1")
+    if step_minutes < 1 or 1440 % step_minutes:
+        raise ReplayError("--step-minutes", "must be a positive divisor of 1440")
+    if not (rated_kw > 0 and math.isfinite(rated_kw)):
+        raise ReplayError("--rated-kw", "must be > 0")
+    if demand not in ("delivered", "requested"):
+        raise ReplayError("--demand", "must be delivered or requested")
+    t0 = _local_midnight(start, tz)
+    t1 = _local_midnight(start + timedelta(days=days), tz)
+    step_s = step_minutes * 60.0
+    horizon = int(round((t1 - t0).total_seconds() / step_s))
+    dt_h = step_minutes / 60.0
+    skipped = Counter(report.skipped)
+    clipped = Counter(report.clipped)
+    in_window = 0
+    ids: list[str] = []
+    stations: list[str] = []
+    a_s: list[int] = []
+    d_s: list[int] = []
+    e_s: list[int] = []
+    dem: list[float] = []
+    req: list[float] = []
+    dlv: list[float] = []
+    for s in sessions:
+        if not (t0 <= s.arrival < t1):
+            continue
+        in_window += 1
+        a = int(math.ceil((s.arrival - t0).total_seconds() / step_s - 1e-9))
+        dep = s.departure
+        if dep > t1:
+            dep = t1
+            clipped["clipped_window_end"] += 1
+        d = int(math.floor((dep - t0).total_seconds() / step_s + 1e-9))
+        if d <= a:
+            skipped["shorter than one step"] += 1
+            continue
+        e = int(round((s.estimated_departure - t0).total_seconds() / step_s))
+        e = min(max(e, a + 1), horizon)
+        need = s.delivered_kwh if demand == "delivered" else s.requested_kwh
+        cap = rated_kw * (d - a) * dt_h
+        if force_feasible and need > cap + 1e-9:
+            need = cap
+            clipped["demand_clipped_to_rate"] += 1
+        ids.append(s.session_id)
+        stations.append(s.station_id)
+        a_s.append(a)
+        d_s.append(d)
+        e_s.append(e)
+        dem.append(float(need))
+        req.append(s.requested_kwh)
+        dlv.append(s.delivered_kwh)
+    rep = LoadReport(
+        files=list(report.files),
+        rows_read=report.rows_read,
+        rows_valid=report.rows_valid,
+        skipped=dict(skipped),
+        clipped=dict(clipped),
+        in_window=in_window,
+    )
+    return ReplayWindow(
+        start=t0.astimezone(tz),
+        step_minutes=step_minutes,
+        horizon_steps=horizon,
+        session_ids=ids,
+        station_ids=stations,
+        arrival_step=np.asarray(a_s, dtype=int),
+        departure_step=np.asarray(d_s, dtype=int),
+        estimated_step=np.asarray(e_s, dtype=int),
+        demand_kwh=np.asarray(dem, dtype=float),
+        requested_kwh=np.asarray(req, dtype=float),
+        delivered_kwh=np.asarray(dlv, dtype=float),
+        report=rep,
+    )
+
+
+_CACHE: dict[tuple, tuple[list[RawSession], LoadReport]] = {}
+
+
+def load_window(
+    paths: Sequence[str | Path] | None = None,
+    start: date | str = "2019-05-06",
+    days: int = 1,
+    step_minutes: int = 5,
+    rated_kw: float = 6.6,
+    demand: str = "delivered",
+    force_feasible: bool = True,
+) -> ReplayWindow:
+    """Read session files (memoised per file set and mtimes) and select a window.
+
+    Parameters
+    ----------
+    paths : sequence of path, optional
+        Session files; default the shipped Caltech files.
+    start : date or str
+        First local day (``YYYY-MM-DD``).
+    days, step_minutes, rated_kw, demand, force_feasible
+        As :func:`select_window`.
+
+    Returns
+    -------
+    ReplayWindow
+    """
+    if isinstance(start, str):
+        try:
+            start = date.fromisoformat(start)
+        except ValueError:
+            raise ReplayError("--start", f"not a date YYYY-MM-DD: {start!r}") from None
+    files = [Path(p) for p in paths] if paths else default_paths("caltech")
+    key = tuple((str(p.resolve()), p.stat().st_mtime_ns if p.exists() else -1) for p in files)
+    if key not in _CACHE:
+        _CACHE[key] = read_sessions(files)
+    sessions, report = _CACHE[key]
+    return select_window(sessions, report, start, days, step_minutes, rated_kw, demand, force_feasible)

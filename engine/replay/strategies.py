@@ -1,0 +1,310 @@
+"""Online charging strategies the replay steps through, one decision per step.
+
+Every strategy sees only what an operator would know at step ``t``
+(:class:`StepView`: the cars present, their remaining need, the deadline they told) and
+returns a power per car. The simulator (:mod:`engine.replay.simulate`) then applies the
+physics: no power outside a car's presence, at most its rating, at most its remaining need.
+
+- ``uncontrolled``: full rate from plug-in until full; the threshold is ignored.
+- ``round_robin``: the threshold shared equally among the cars present (water-filling: a
+  car that needs less than the equal share takes only what it needs and the rest is shared
+  among the others) - the continuous limit of acnportal's RoundRobin, which hands out
+  rate increments in turn.
+- ``edf``: earliest (told) deadline first, each car in turn given up to its rate and remaining
+  need within what is left of the threshold (acnportal's SortedSchedulingAlgo).
+- ``llf``: least laxity first, laxity = steps to the told deadline - steps needed at full rate.
+- ``mpc`` and ``offline`` use the engine's planner (:mod:`engine.replay.mpc`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+__all__ = [
+    "ALGORITHMS",
+    "ONLINE_HEURISTICS",
+    "StepView",
+    "ReplayProblem",
+    "Strategy",
+    "Uncontrolled",
+    "RoundRobin",
+    "EarliestDeadlineFirst",
+    "LeastLaxityFirst",
+    "make_strategy",
+    "water_fill",
+    "greedy_fill",
+]
+
+ALGORITHMS = ("uncontrolled", "round_robin", "edf", "llf", "mpc", "offline")
+ONLINE_HEURISTICS = ("uncontrolled", "round_robin", "edf", "llf")
+
+
+@dataclass(frozen=True)
+class ReplayProblem:
+    """The replay as the simulator runs it (arrays of length ``n`` sessions).
+
+    Parameters
+    ----------
+    step_minutes : int
+        Step length [min].
+    horizon_steps : int
+        Number of steps.
+    threshold_kw : float
+        The site cabinet's import limit [kW].
+    max_kw : ndarray
+        Each car's maximum power, the charge point rating [kW].
+    arrival_step, departure_step : ndarray of int
+        Real presence: steps ``arrival_step <= t < departure_step``.
+    deadline_step : ndarray of int
+        The departure each car *told* the operator (actual or estimated).
+    demand_kwh : ndarray
+        Energy each car needs [kWh].
+    price_per_kwh : ndarray
+        Energy price per step [$/kWh] (zeros without a tariff).
+    session_ids : list of str
+    """
+
+    step_minutes: int
+    horizon_steps: int
+    threshold_kw: float
+    max_kw: np.ndarray
+    arrival_step: np.ndarray
+    departure_step: np.ndarray
+    deadline_step: np.ndarray
+    demand_kwh: np.ndarray
+    price_per_kwh: np.ndarray
+    session_ids: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Number of sessions."""
+        return int(len(self.demand_kwh))
+
+    @property
+    def dt_hours(self) -> float:
+        """Step length [h]."""
+        return self.step_minutes / 60.0
+
+
+@dataclass(frozen=True)
+class StepView:
+    """What a strategy may know at step ``t``.
+
+    Parameters
+    ----------
+    t : int
+        The step being decided.
+    present : ndarray of int
+        Indices of the cars plugged in now (arrived, not yet left), in arrival order.
+    remaining_kwh : ndarray
+        Remaining need of every car (length ``n``) [kWh].
+    delivered_kwh : ndarray
+        Energy delivered so far to every car [kWh].
+    arrived : ndarray of int
+        Indices of the cars arriving at this step.
+    departed : ndarray of int
+        Indices of the cars that left at this step (their ``departure_step == t``).
+    """
+
+    t: int
+    present: np.ndarray
+    remaining_kwh: np.ndarray
+    delivered_kwh: np.ndarray
+    arrived: np.ndarray
+    departed: np.ndarray
+
+
+class Strategy(Protocol):
+    """A charging strategy: ``reset`` once, then ``step`` at every step."""
+
+    name: str
+    respects_threshold: bool
+    solve_seconds: list[float]
+
+    def reset(self, problem: ReplayProblem) -> None:
+        """Start a new replay."""
+
+    def step(self, view: StepView) -> np.ndarray:
+        """Power per present car, aligned with ``view.present`` [kW]."""
+
+
+def water_fill(caps: np.ndarray, capacity: float) -> np.ndarray:
+    """Max-min fair split of ``capacity`` among cars with caps ``caps``.
+
+    Parameters
+    ----------
+    caps : ndarray
+        Most each car can take [kW].
+    capacity : float
+        Total to share [kW].
+
+    Returns
+    -------
+    ndarray
+        ``min(cap_i, level)`` with the level chosen so the total is ``min(capacity, sum caps)``.
+    """
+    caps = np.maximum(np.asarray(caps, dtype=float), 0.0)
+    if caps.size == 0 or capacity <= 0:
+        return np.zeros_like(caps)
+    if caps.sum() <= capacity:
+        return caps.copy()
+    order = np.sort(caps)
+    left = capacity
+    k = caps.size
+    level = 0.0
+    for c in order:
+        share = left / k
+        if c <= share:
+            left -= c
+            k -= 1
+        else:
+            level = share
+            break
+    return np.minimum(caps, level)
+
+
+def greedy_fill(caps: np.ndarray, order: np.ndarray, capacity: float) -> np.ndarray:
+    """Give each car, in ``order``, up to its cap within what is left of ``capacity``.
+
+    Parameters
+    ----------
+    caps : ndarray
+        Most each car can take [kW].
+    order : ndarray of int
+        Priority order (indices into ``caps``).
+    capacity : float
+        Total available [kW].
+
+    Returns
+    -------
+    ndarray
+        Allocated power [kW].
+    """
+    out = np.zeros_like(np.asarray(caps, dtype=float))
+    left = max(float(capacity), 0.0)
+    for i in order:
+        give = min(max(caps[i], 0.0), left)
+        out[i] = give
+        left -= give
+        if left <= 0:
+            break
+    return out
+
+
+class _Heuristic:
+    name = "heuristic"
+    respects_threshold = True
+
+    def __init__(self) -> None:
+        self.solve_seconds: list[float] = []
+        self.problem: ReplayProblem | None = None
+
+    def reset(self, problem: ReplayProblem) -> None:
+        self.problem = problem
+        self.solve_seconds = []
+
+    def _caps(self, view: StepView) -> np.ndarray:
+        pr = self.problem
+        assert pr is not None
+        idx = view.present
+        return np.minimum(pr.max_kw[idx], view.remaining_kwh[idx] / pr.dt_hours)
+
+    def step(self, view: StepView) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self._allocate(view)
+        self.solve_seconds.append(time.perf_counter() - t0)
+        return out
+
+    def _allocate(self, view: StepView) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Uncontrolled(_Heuristic):
+    """Every car at full rate from plug-in until full; the threshold is ignored."""
+
+    name = "uncontrolled"
+    respects_threshold = False
+
+    def _allocate(self, view: StepView) -> np.ndarray:
+        return self._caps(view)
+
+
+class RoundRobin(_Heuristic):
+    """Equal share of the threshold among the cars present (water-filling)."""
+
+    name = "round_robin"
+
+    def _allocate(self, view: StepView) -> np.ndarray:
+        assert self.problem is not None
+        return water_fill(self._caps(view), self.problem.threshold_kw)
+
+
+class EarliestDeadlineFirst(_Heuristic):
+    """Earliest told deadline first (ties: earlier arrival, then index)."""
+
+    name = "edf"
+
+    def _allocate(self, view: StepView) -> np.ndarray:
+        pr = self.problem
+        assert pr is not None
+        idx = view.present
+        order = np.lexsort((idx, pr.arrival_step[idx], pr.deadline_step[idx]))
+        return greedy_fill(self._caps(view), order, pr.threshold_kw)
+
+
+class LeastLaxityFirst(_Heuristic):
+    """Least laxity first: laxity = steps to the told deadline - steps needed at full rate.
+
+    A car whose told deadline has passed (it stayed longer than it said) has negative
+    laxity and goes first.
+    """
+
+    name = "llf"
+
+    def _allocate(self, view: StepView) -> np.ndarray:
+        pr = self.problem
+        assert pr is not None
+        idx = view.present
+        need_steps = view.remaining_kwh[idx] / (pr.max_kw[idx] * pr.dt_hours)
+        laxity = (pr.deadline_step[idx] - view.t) - need_steps
+        order = np.lexsort((idx, pr.deadline_step[idx], laxity))
+        return greedy_fill(self._caps(view), order, pr.threshold_kw)
+
+
+def make_strategy(name: str, **options) -> Strategy:
+    """Create a strategy by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ALGORITHMS`.
+    **options
+        Passed to the engine strategies (``replan="every"|"events"`` for ``mpc``).
+
+    Returns
+    -------
+    Strategy
+    """
+    from engine.replay.loader import ReplayError
+
+    if name == "uncontrolled":
+        return Uncontrolled()
+    if name == "round_robin":
+        return RoundRobin()
+    if name == "edf":
+        return EarliestDeadlineFirst()
+    if name == "llf":
+        return LeastLaxityFirst()
+    if name == "mpc":
+        from engine.replay.mpc import ModelPredictive
+
+        return ModelPredictive(**options)
+    if name == "offline":
+        from engine.replay.mpc import OfflineOptimal
+
+        return OfflineOptimal()
+    raise ReplayError("--algorithm", f"unknown algorithm {name!r} (choose from {', '.join(ALGORITHMS)})")
