@@ -1,4 +1,73 @@
 """EV smart-charging engine: site model, LP scheduler, quotes, replay, live runtime.
 
-Pure Python: never imports streamlit or web3. ``python -m engine --help`` is its CLI.
+Pure Python: never imports streamlit or web3. ``python -m engine --help`` is its CLI
+(``plan``, ``quote``, ``replay``).
+
+Scheduling API (the contract is ``/work/shared/spec/engine.md``)
+----------------------------------------------------------------
+``parse_scenario(d) -> Scenario`` / ``load_scenario(path)`` / ``scenario_to_dict(s)``
+    Read, validate and write the scenario JSON; a bad field raises
+    ``ScenarioError`` (a ``ValueError``) whose text starts with the field path,
+    e.g. ``sessions[3].departure_step: must be > arrival_step``.
+``plan(scenario) -> Plan``
+    Every cabinet through the lexicographic stages 0-5 (overload, guarantees, total
+    energy, fairness, cost, then charge-early). Cabinets are solved in parallel
+    threads. ``Plan.to_dict()`` is the spec's plan JSON.
+``quote(scenario, request=None) -> Quote``
+    May this request be met? ``Quote.to_dict()`` is the spec's quote JSON
+    (``feasible``, ``max_kwh``, ``earliest_departure_step``, ``solve_seconds``).
+
+Cheap per-cabinet entry points (online re-planning, e.g. the MPC replay)
+-----------------------------------------------------------------------
+``plan_cabinet(scenario, cabinet_id, sessions=None, *, early=True) -> CabinetPlan``
+    Plans one cabinet only, with the given sessions (default: the scenario's sessions
+    on that cabinet). Build the scenario once per re-plan with a horizon that covers
+    only the present cars' windows (``arrival_step`` may be negative or before step 0
+    for cars already plugged in; give them their *remaining* ``energy_kwh``): the LP
+    has one column per session step inside the horizon, so a short horizon is cheap.
+    ``CabinetPlan.session(id).power_kw[0]`` is the power to apply now [kW].
+``solve_cabinet(inp, *, early=True) -> CabinetPlan``
+    The same from a prepared ``CabinetInput`` (``engine.lp_model.cabinet_input``).
+
+Hand-built scenarios (dataclasses ``Scenario``, ``CabinetSpec``, ``ChargePointSpec``,
+``SessionSpec``, ``BatterySpec``) may pass numbers, lists or ``None`` for per-step
+arrays; ``validate_scenario(s)`` checks one like ``parse_scenario`` does.
 """
+
+from engine.planner import CabinetPlan, Plan, SessionPlan, plan, plan_cabinet, solve_cabinet
+from engine.quote import Quote, quote
+from engine.scenario import (
+    BatterySpec,
+    CabinetSpec,
+    ChargePointSpec,
+    Scenario,
+    ScenarioError,
+    SessionSpec,
+    check_request,
+    load_scenario,
+    parse_scenario,
+    scenario_to_dict,
+    validate_scenario,
+)
+
+__all__ = [
+    "BatterySpec",
+    "CabinetSpec",
+    "ChargePointSpec",
+    "SessionSpec",
+    "Scenario",
+    "ScenarioError",
+    "parse_scenario",
+    "load_scenario",
+    "scenario_to_dict",
+    "validate_scenario",
+    "check_request",
+    "Plan",
+    "CabinetPlan",
+    "SessionPlan",
+    "plan",
+    "plan_cabinet",
+    "solve_cabinet",
+    "Quote",
+    "quote",
+]

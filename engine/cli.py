@@ -1,0 +1,102 @@
+"""Command line of the engine: ``python -m engine plan|quote|replay ...``.
+
+* ``plan SCENARIO.json``  prints the plan JSON (spec "Plan") on stdout;
+* ``quote SCENARIO.json`` prints the quote JSON for the scenario's ``request``;
+* ``replay [options]``    is dispatched to :func:`engine.replay.cli.main`.
+
+Exit status 0 on success; on invalid input exit status 2 and exactly one line on
+stderr that names the offending field (``sessions[3].departure_step: must be > arrival_step``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import NoReturn, Sequence
+
+__all__ = ["main", "build_parser"]
+
+EXIT_INPUT = 2
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line on stderr (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: {message}\n")
+        sys.exit(EXIT_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its ``plan``, ``quote`` and ``replay`` subcommands."""
+    ap = _OneLineParser(
+        prog="python -m engine",
+        description="EV smart-charging engine: plan a scenario, quote a request, replay real sessions.",
+    )
+    sub = ap.add_subparsers(dest="command", metavar="{plan,quote,replay}", parser_class=_OneLineParser)
+    p = sub.add_parser("plan", help="plan a scenario JSON file; prints the plan JSON")
+    p.add_argument("scenario", metavar="SCENARIO.json", help="scenario file (spec: /work/shared/spec/engine.md)")
+    p.add_argument("--indent", type=int, default=None, help="pretty-print the JSON with this indent")
+    q = sub.add_parser("quote", help="quote the scenario's 'request'; prints the quote JSON")
+    q.add_argument("scenario", metavar="SCENARIO.json", help="scenario file with a 'request' object")
+    q.add_argument("--indent", type=int, default=None, help="pretty-print the JSON with this indent")
+    sub.add_parser(
+        "replay",
+        help="replay real sessions through a strategy (python -m engine replay --help)",
+        add_help=False,
+    )
+    return ap
+
+
+def _replay(argv: list[str]) -> int:
+    try:
+        from engine.replay.cli import main as replay_main
+    except ImportError as exc:
+        sys.stderr.write(f"replay: not available in this installation ({exc})\n")
+        return EXIT_INPUT
+    return int(replay_main(argv) or 0)
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(" ".join(str(message).split()) + "\n")
+    return EXIT_INPUT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 success, 2 invalid input.
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "replay":
+        return _replay(args_list[1:])
+    ap = build_parser()
+    args = ap.parse_args(args_list)
+    if args.command is None:
+        return _fail("command: required (plan, quote or replay; see python -m engine --help)")
+    from engine.planner import plan
+    from engine.quote import quote
+    from engine.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+        if args.command == "plan":
+            out = plan(scenario).to_dict()
+        else:
+            if scenario.request is None:
+                raise ScenarioError("request", "required for a quote (add a 'request' object)")
+            out = quote(scenario).to_dict()
+    except ScenarioError as exc:
+        return _fail(str(exc))
+    sys.stdout.write(json.dumps(out, indent=args.indent, allow_nan=False) + "\n")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,497 @@
+"""One cabinet's linear program: variables, constraints, sparse matrix, HiGHS handle.
+
+The model follows the physics of the engine spec for one cabinet over T steps of
+``dt`` hours. Columns (all built with vectorised index arithmetic):
+
+* ``p[s, t]`` charging power of session s [kW], only for t in its window
+  ``[max(arrival, 0), min(departure, T))``, bounds ``[0, min(max_kw, rated_kw)]``;
+* battery ``c[t]`` charge, ``d[t]`` discharge [kW] and ``e[t]`` energy after step t
+  [kWh] (``e[1..T]`` of the spec), only with a battery;
+* ``o[t]`` overload above the threshold [kW], ``>= 0``;
+* ``imp[t]`` grid import [kW], ``>= max(net[t], 0)`` (only when some price is non-zero);
+* ``z`` the smallest delivered/requested fraction (only when fairness rows are asked for).
+
+Rows:
+
+* threshold: ``sum_s p[s,t] + c[t] - d[t] - o[t] <= thr[t] - other[t] + pv[t]``;
+* import: ``imp[t] - sum_s p[s,t] - c[t] + d[t] >= other[t] - pv[t]``;
+* energy: ``sum_t p[s,t] dt <= energy_kwh[s]``;
+* battery: ``e[t+1] - e[t] - eff dt c[t] + dt/eff d[t] = 0`` (``= e[0]`` for t = 0);
+* fairness: ``sum_t p[s,t] dt / energy_kwh[s] - z >= 0`` for sessions with energy > 0.
+
+:class:`LpHandle` keeps one HiGHS instance on the model so that successive stages only
+change the cost vector, add a row and re-run the simplex from the previous basis.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Sequence
+
+import highspy
+import numpy as np
+
+from engine.scenario import BatterySpec, Scenario, SessionSpec, step_array
+
+__all__ = ["CabinetInput", "CabinetModel", "LpHandle", "LpError", "cabinet_input", "build_model", "new_highs"]
+
+INF = highspy.kHighsInf
+
+
+class LpError(RuntimeError):
+    """HiGHS did not reach an optimal solution (should not happen: every model is feasible)."""
+
+
+@dataclass(frozen=True, eq=False)
+class CabinetInput:
+    """Everything one cabinet's LP needs, as flat arrays.
+
+    Parameters
+    ----------
+    cabinet_id : str
+    dt : float
+        Step length [h].
+    threshold_kw, pv_kw, other_load_kw, price_per_kwh : ndarray
+        Per-step arrays of length T [kW, kW, kW, currency/kWh].
+    battery : BatterySpec or None
+    session_ids : tuple of str
+    lo, hi : ndarray of int
+        Each session's window clipped to the horizon, ``[lo, hi)`` [step index]
+        (``hi <= lo`` means an empty window).
+    max_kw : ndarray
+        Each session's power cap ``min(max_kw, rated_kw)`` [kW].
+    energy_kwh : ndarray
+        Each session's request [kWh].
+    guaranteed : ndarray of bool
+    """
+
+    cabinet_id: str
+    dt: float
+    threshold_kw: np.ndarray
+    pv_kw: np.ndarray
+    other_load_kw: np.ndarray
+    price_per_kwh: np.ndarray
+    battery: BatterySpec | None
+    session_ids: tuple[str, ...]
+    lo: np.ndarray
+    hi: np.ndarray
+    max_kw: np.ndarray
+    energy_kwh: np.ndarray
+    guaranteed: np.ndarray
+
+    @property
+    def horizon_steps(self) -> int:
+        """Number of steps T."""
+        return int(self.threshold_kw.shape[0])
+
+    @property
+    def base_load_kw(self) -> np.ndarray:
+        """Net load without EVs and battery, ``other - pv`` per step [kW]."""
+        return self.other_load_kw - self.pv_kw
+
+
+def cabinet_input(
+    scenario: Scenario, cabinet_id: str, sessions: Sequence[SessionSpec] | None = None
+) -> CabinetInput:
+    """Collect one cabinet's data from a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    cabinet_id : str
+    sessions : sequence of SessionSpec, optional
+        Sessions to plan on this cabinet; default: the scenario's sessions whose charge
+        point is wired to it.
+
+    Returns
+    -------
+    CabinetInput
+    """
+    T = int(scenario.horizon_steps)
+    cab = scenario.cabinet(cabinet_id)
+    cps = {cp.id: cp for cp in scenario.charge_points}
+    if sessions is None:
+        sessions = [s for s in scenario.sessions if cps[s.cp].cabinet == cabinet_id]
+    n = len(sessions)
+    lo = np.empty(n, dtype=np.int64)
+    hi = np.empty(n, dtype=np.int64)
+    ub = np.empty(n, dtype=float)
+    en = np.empty(n, dtype=float)
+    g = np.zeros(n, dtype=bool)
+    for i, s in enumerate(sessions):
+        lo[i] = max(int(s.arrival_step), 0)
+        hi[i] = min(int(s.departure_step), T)
+        rated = float(cps[s.cp].rated_kw)
+        ub[i] = rated if s.max_kw is None else min(float(s.max_kw), rated)
+        en[i] = float(s.energy_kwh)
+        g[i] = bool(s.guaranteed)
+    return CabinetInput(
+        cabinet_id=cabinet_id,
+        dt=scenario.dt_hours,
+        threshold_kw=step_array(cab.threshold_kw, T),
+        pv_kw=step_array(cab.pv_kw, T),
+        other_load_kw=step_array(cab.other_load_kw, T),
+        price_per_kwh=scenario.prices(),
+        battery=cab.battery,
+        session_ids=tuple(s.id for s in sessions),
+        lo=lo,
+        hi=hi,
+        max_kw=ub,
+        energy_kwh=en,
+        guaranteed=g,
+    )
+
+
+@dataclass(eq=False)
+class CabinetModel:
+    """The sparse LP of one cabinet, ready for HiGHS (column-wise arrays).
+
+    Attributes
+    ----------
+    inp : CabinetInput
+    n_col, n_row : int
+    p_off : ndarray
+        ``p`` columns of session s are ``p_off[s]:p_off[s+1]``.
+    p_sess, p_t : ndarray
+        Session index and step of every ``p`` column.
+    c, d, e, o, imp : ndarray or None
+        Column indices per step (``None`` when absent).
+    z : int
+        Column of the fairness variable, ``-1`` when absent.
+    fair : ndarray of bool
+        Sessions with a fairness row.
+    col_lower, col_upper, row_lower, row_upper : ndarray
+    a_start, a_index, a_value : ndarray
+        Column-wise sparse matrix.
+    """
+
+    inp: CabinetInput
+    n_col: int
+    n_row: int
+    p_off: np.ndarray
+    p_sess: np.ndarray
+    p_t: np.ndarray
+    c: np.ndarray | None
+    d: np.ndarray | None
+    e: np.ndarray | None
+    o: np.ndarray
+    imp: np.ndarray | None
+    z: int
+    fair: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    a_start: np.ndarray
+    a_index: np.ndarray
+    a_value: np.ndarray
+
+    @property
+    def n_p(self) -> int:
+        """Number of ``p`` columns."""
+        return int(self.p_off[-1])
+
+
+def build_model(inp: CabinetInput, *, with_import: bool, with_fairness: bool) -> CabinetModel:
+    """Build the cabinet LP (no objective) with numpy index arithmetic.
+
+    Parameters
+    ----------
+    inp : CabinetInput
+    with_import : bool
+        Add the ``imp[t]`` columns and import rows (needed for the cost stage).
+    with_fairness : bool
+        Add the ``z`` column and fairness rows (needed for the fairness stage).
+
+    Returns
+    -------
+    CabinetModel
+    """
+    T = inp.horizon_steps
+    dt = inp.dt
+    S = len(inp.session_ids)
+    n = np.maximum(inp.hi - inp.lo, 0).astype(np.int64)
+    p_off = np.zeros(S + 1, dtype=np.int64)
+    np.cumsum(n, out=p_off[1:])
+    N = int(p_off[-1])
+    p_sess = np.repeat(np.arange(S, dtype=np.int64), n)
+    p_t = np.arange(N, dtype=np.int64) - p_off[p_sess] + inp.lo[p_sess]
+    steps = np.arange(T, dtype=np.int64)
+
+    col = N
+    lower = [np.zeros(N)]
+    upper = [np.where(inp.energy_kwh[p_sess] > 0, inp.max_kw[p_sess], 0.0)]
+    bat = inp.battery
+    c = d = e = None
+    if bat is not None:
+        c, d, e = col + steps, col + T + steps, col + 2 * T + steps
+        col += 3 * T
+        lower += [np.zeros(T), np.zeros(T), np.full(T, bat.min_energy_kwh)]
+        upper += [np.full(T, bat.max_charge_kw), np.full(T, bat.max_discharge_kw), np.full(T, bat.capacity_kwh)]
+    o = col + steps
+    col += T
+    lower.append(np.zeros(T))
+    upper.append(np.full(T, INF))
+    imp = None
+    if with_import:
+        imp = col + steps
+        col += T
+        lower.append(np.zeros(T))
+        upper.append(np.full(T, INF))
+    fair = (inp.energy_kwh > 0) if with_fairness else np.zeros(S, dtype=bool)
+    z = -1
+    if fair.any():
+        z = col
+        col += 1
+        lower.append(np.zeros(1))
+        upper.append(np.ones(1))
+    n_col = col
+
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    rlo: list[np.ndarray] = []
+    rup: list[np.ndarray] = []
+    base = inp.other_load_kw - inp.pv_kw
+
+    def add(r: np.ndarray, cc: np.ndarray, v: np.ndarray | float) -> None:
+        rows.append(r)
+        cols.append(cc)
+        vals.append(np.broadcast_to(np.asarray(v, dtype=float), r.shape))
+
+    p_cols = np.arange(N, dtype=np.int64)
+    # threshold rows 0..T-1
+    r0 = 0
+    add(r0 + p_t, p_cols, 1.0)
+    if bat is not None:
+        add(r0 + steps, c, 1.0)
+        add(r0 + steps, d, -1.0)
+    add(r0 + steps, o, -1.0)
+    rlo.append(np.full(T, -INF))
+    rup.append(inp.threshold_kw - base)
+    nrow = T
+    # import rows
+    if imp is not None:
+        r0 = nrow
+        add(r0 + steps, imp, 1.0)
+        add(r0 + p_t, p_cols, -1.0)
+        if bat is not None:
+            add(r0 + steps, c, -1.0)
+            add(r0 + steps, d, 1.0)
+        rlo.append(base.copy())
+        rup.append(np.full(T, INF))
+        nrow += T
+    # energy rows
+    r0 = nrow
+    add(r0 + p_sess, p_cols, dt)
+    rlo.append(np.full(S, -INF))
+    rup.append(inp.energy_kwh.astype(float))
+    nrow += S
+    # battery rows
+    if bat is not None:
+        r0 = nrow
+        eff = float(bat.efficiency)
+        add(r0 + steps, e, 1.0)
+        add(r0 + steps[1:], e[:-1], -1.0)
+        add(r0 + steps, c, -eff * dt)
+        add(r0 + steps, d, dt / eff)
+        rhs = np.zeros(T)
+        rhs[0] = bat.energy_kwh
+        rlo.append(rhs)
+        rup.append(rhs.copy())
+        nrow += T
+    # fairness rows
+    if z >= 0:
+        r0 = nrow
+        fidx = np.flatnonzero(fair)
+        frow = np.full(S, -1, dtype=np.int64)
+        frow[fidx] = r0 + np.arange(fidx.size)
+        pm = fair[p_sess]
+        add(frow[p_sess[pm]], p_cols[pm], dt / inp.energy_kwh[p_sess[pm]])
+        add(r0 + np.arange(fidx.size), np.full(fidx.size, z, dtype=np.int64), -1.0)
+        rlo.append(np.zeros(fidx.size))
+        rup.append(np.full(fidx.size, INF))
+        nrow += fidx.size
+
+    r = np.concatenate(rows)
+    cc = np.concatenate(cols)
+    v = np.concatenate(vals)
+    order = np.lexsort((r, cc))
+    cc_sorted = cc[order]
+    a_start = np.zeros(n_col + 1, dtype=np.int32)
+    np.cumsum(np.bincount(cc_sorted, minlength=n_col), out=a_start[1:])
+    return CabinetModel(
+        inp=inp,
+        n_col=n_col,
+        n_row=nrow,
+        p_off=p_off,
+        p_sess=p_sess,
+        p_t=p_t,
+        c=c,
+        d=d,
+        e=e,
+        o=o,
+        imp=imp,
+        z=z,
+        fair=fair,
+        col_lower=np.concatenate(lower),
+        col_upper=np.concatenate(upper),
+        row_lower=np.concatenate(rlo) if rlo else np.zeros(0),
+        row_upper=np.concatenate(rup) if rup else np.zeros(0),
+        a_start=a_start,
+        a_index=r[order].astype(np.int32),
+        a_value=v[order].astype(float),
+    )
+
+
+def new_highs() -> highspy.Highs:
+    """A silent HiGHS instance (nothing may reach stdout: the CLI prints JSON there)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if fd >= 0:
+        sys.stdout.flush()
+        saved = os.dup(fd)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        try:
+            h = highspy.Highs()
+            h.setOptionValue("output_flag", False)
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            os.close(devnull)
+    else:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    return h
+
+
+_OPTIMAL = highspy.HighsModelStatus.kOptimal
+
+
+class LpHandle:
+    """One HiGHS instance holding a model, re-solved stage after stage.
+
+    Parameters
+    ----------
+    n_col, n_row : int
+    col_lower, col_upper, row_lower, row_upper, a_start, a_index, a_value : ndarray
+        The model, column-wise (see :class:`CabinetModel`).
+    cost : ndarray
+        Initial cost vector (minimised).
+    """
+
+    def __init__(
+        self,
+        n_col: int,
+        n_row: int,
+        col_lower: np.ndarray,
+        col_upper: np.ndarray,
+        row_lower: np.ndarray,
+        row_upper: np.ndarray,
+        a_start: np.ndarray,
+        a_index: np.ndarray,
+        a_value: np.ndarray,
+        cost: np.ndarray | None = None,
+    ) -> None:
+        self.h = new_highs()
+        self.h.setOptionValue("solver", "simplex")
+        self.n_col = int(n_col)
+        self.n_row = int(n_row)
+        self._all = np.arange(self.n_col, dtype=np.int32)
+        cost = np.zeros(self.n_col) if cost is None else np.asarray(cost, dtype=float)
+        self.cost = cost.copy()
+        lp = highspy.HighsLp()
+        lp.num_col_ = self.n_col
+        lp.num_row_ = self.n_row
+        lp.col_cost_ = cost
+        lp.col_lower_ = np.asarray(col_lower, dtype=float)
+        lp.col_upper_ = np.asarray(col_upper, dtype=float)
+        lp.row_lower_ = np.asarray(row_lower, dtype=float)
+        lp.row_upper_ = np.asarray(row_upper, dtype=float)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_ = self.n_col
+        lp.a_matrix_.num_row_ = self.n_row
+        lp.a_matrix_.start_ = np.asarray(a_start, dtype=np.int32)
+        lp.a_matrix_.index_ = np.asarray(a_index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.asarray(a_value, dtype=float)
+        self.h.passModel(lp)
+        self.solves = 0
+        self.iterations = 0
+        self.extra_rows: list[tuple[int, float, float]] = []
+
+    @classmethod
+    def from_model(cls, m: CabinetModel, cost: np.ndarray | None = None) -> "LpHandle":
+        """Load a :class:`CabinetModel`."""
+        return cls(
+            m.n_col, m.n_row, m.col_lower, m.col_upper, m.row_lower, m.row_upper, m.a_start, m.a_index, m.a_value, cost
+        )
+
+    def set_cost(self, cost: np.ndarray) -> None:
+        """Replace the whole cost vector (minimised)."""
+        cost = np.asarray(cost, dtype=float)
+        changed = np.flatnonzero(cost != self.cost).astype(np.int32)
+        if changed.size:
+            self.h.changeColsCost(int(changed.size), changed, cost[changed])
+            self.cost = cost.copy()
+
+    def set_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Change column bounds."""
+        idx = np.asarray(idx, dtype=np.int32)
+        if idx.size:
+            self.h.changeColsBounds(
+                int(idx.size), idx, np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+            )
+
+    def add_row(self, idx: np.ndarray, coef: np.ndarray, lower: float, upper: float) -> int:
+        """Append the row ``lower <= coef . x[idx] <= upper``; returns its index."""
+        idx = np.asarray(idx, dtype=np.int32)
+        self.h.addRow(float(lower), float(upper), int(idx.size), idx, np.asarray(coef, dtype=float))
+        self.n_row += 1
+        self.extra_rows.append((self.n_row - 1, float(lower), float(upper)))
+        return self.n_row - 1
+
+    def _relax_extra_rows(self, rel: float) -> None:
+        """Widen every added row by ``rel`` relative + absolute (numerical rescue)."""
+        for i, (row, lo, up) in enumerate(self.extra_rows):
+            lo2 = lo - rel * (abs(lo) + 1.0) if lo > -INF else lo
+            up2 = up + rel * (abs(up) + 1.0) if up < INF else up
+            self.h.changeRowBounds(row, lo2, up2)
+            self.extra_rows[i] = (row, lo2, up2)
+
+    def solve(self) -> float:
+        """Run the simplex (warm from the current basis) and return the optimum.
+
+        Raises
+        ------
+        LpError
+            When HiGHS does not report an optimal model, even after a cold restart.
+        """
+        self.h.run()
+        self.solves += 1
+        status = self.h.getModelStatus()
+        if status != _OPTIMAL:
+            # numerical rescue: retry from scratch, then with the stage rows widened
+            for rel in (0.0, 1e-7, 1e-6):
+                if rel:
+                    self._relax_extra_rows(rel)
+                self.h.clearSolver()
+                self.h.run()
+                self.solves += 1
+                status = self.h.getModelStatus()
+                if status == _OPTIMAL:
+                    break
+            else:
+                raise LpError(f"HiGHS: {self.h.modelStatusToString(status)}")
+        info = self.h.getInfo()
+        self.iterations += int(info.simplex_iteration_count)
+        return float(info.objective_function_value)
+
+    def x(self) -> np.ndarray:
+        """The current primal solution (all columns)."""
+        return np.asarray(self.h.getSolution().col_value, dtype=float)

@@ -1,0 +1,751 @@
+"""The scheduling scenario: the engine's input, as fixed by the engine spec.
+
+A :class:`Scenario` is one planning problem: a horizon of ``horizon_steps`` steps of
+``step_minutes`` each, a price per step, the site's cabinets (threshold, PV, other load,
+battery), its charge points and the charging sessions to plan. It mirrors the JSON of
+``/work/shared/spec/engine.md`` one to one:
+
+* :func:`parse_scenario` reads the JSON dict and validates every field; a bad field
+  raises :class:`ScenarioError` whose message starts with the field's path, e.g.
+  ``sessions[3].departure_step: must be > arrival_step``.
+* :func:`scenario_to_dict` writes it back (round-trips through :func:`parse_scenario`).
+* :func:`load_scenario` reads a JSON file.
+
+Arrays of a parsed scenario are numpy float arrays of length ``horizon_steps``. Code that
+builds a scenario directly (the replay, the app) may pass plain numbers, lists or ``None``
+for the per-step arrays: :func:`step_array` broadcasts them the same way the planner does.
+Use :func:`validate_scenario` to check such a hand-built scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "ScenarioError",
+    "BatterySpec",
+    "CabinetSpec",
+    "ChargePointSpec",
+    "SessionSpec",
+    "Scenario",
+    "parse_scenario",
+    "parse_session",
+    "scenario_to_dict",
+    "session_to_dict",
+    "load_scenario",
+    "validate_scenario",
+    "check_request",
+    "step_array",
+]
+
+ArrayLike = "float | Sequence[float] | np.ndarray | None"
+
+
+class ScenarioError(ValueError):
+    """An invalid scenario; ``str(err)`` is ``"<field path>: <message>"``.
+
+    Parameters
+    ----------
+    field : str
+        Path of the offending field, e.g. ``"sessions[3].departure_step"``.
+    message : str
+        What is wrong with it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True, eq=False)
+class BatterySpec:
+    """A stationary battery behind a cabinet.
+
+    Parameters
+    ----------
+    capacity_kwh : float
+        Usable capacity [kWh].
+    energy_kwh : float
+        Energy stored at the start of the horizon, ``e[0]`` [kWh].
+    max_charge_kw : float
+        Largest charging power (grid side) [kW].
+    max_discharge_kw : float
+        Largest discharging power (grid side) [kW].
+    min_energy_kwh : float, optional
+        Lowest energy the battery may hold [kWh]; default 0.
+    efficiency : float, optional
+        One-way efficiency in (0, 1]; default 1.
+    """
+
+    capacity_kwh: float
+    energy_kwh: float
+    max_charge_kw: float
+    max_discharge_kw: float
+    min_energy_kwh: float = 0.0
+    efficiency: float = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class CabinetSpec:
+    """A power distribution cabinet: one independent scheduling subproblem.
+
+    Parameters
+    ----------
+    id : str
+        Cabinet id, e.g. ``"POD-A"``.
+    threshold_kw : float or ndarray
+        Grid import limit per step [kW] (a number applies to every step).
+    pv_kw : ndarray or None
+        PV production per step [kW]; ``None`` means zero.
+    other_load_kw : ndarray or None
+        Other (non-EV) load per step [kW]; ``None`` means zero.
+    battery : BatterySpec or None
+        The cabinet's stationary battery, if any.
+    """
+
+    id: str
+    threshold_kw: Any
+    pv_kw: Any = None
+    other_load_kw: Any = None
+    battery: BatterySpec | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ChargePointSpec:
+    """A charge point wired to a cabinet.
+
+    Parameters
+    ----------
+    id : str
+        Charge point id, e.g. ``"CA-301"``.
+    cabinet : str
+        Id of its cabinet.
+    rated_kw : float
+        Rated charging power [kW].
+    """
+
+    id: str
+    cabinet: str
+    rated_kw: float
+
+
+@dataclass(frozen=True, eq=False)
+class SessionSpec:
+    """One charging session (or a quote request).
+
+    Parameters
+    ----------
+    id : str
+        Session id.
+    cp : str
+        Charge point id.
+    arrival_step : int
+        First step the car may charge [step index].
+    departure_step : int
+        First step the car is gone (exclusive end of its window) [step index].
+    energy_kwh : float
+        Energy requested [kWh].
+    max_kw : float or None, optional
+        Largest power the car accepts [kW]; ``None``: the charge point's rating.
+    guaranteed : bool, optional
+        Whether the operator promised the full request (stage 1 of the objective).
+    """
+
+    id: str
+    cp: str
+    arrival_step: int
+    departure_step: int
+    energy_kwh: float
+    max_kw: float | None = None
+    guaranteed: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """One planning problem, as in the engine spec's scenario JSON.
+
+    Parameters
+    ----------
+    step_minutes : float
+        Length of one step [min].
+    horizon_steps : int
+        Number of steps T.
+    start : str
+        Informational start time (ISO 8601).
+    price_per_kwh : ndarray or None
+        Energy price per step [currency/kWh]; ``None`` means zero.
+    cabinets : tuple of CabinetSpec
+    charge_points : tuple of ChargePointSpec
+    sessions : tuple of SessionSpec
+    request : SessionSpec or None
+        The session a quote is asked for (read by ``quote`` only).
+    """
+
+    step_minutes: float
+    horizon_steps: int
+    start: str = ""
+    price_per_kwh: Any = None
+    cabinets: Sequence[CabinetSpec] = ()
+    charge_points: Sequence[ChargePointSpec] = ()
+    sessions: Sequence[SessionSpec] = ()
+    request: SessionSpec | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dt_hours(self) -> float:
+        """Step length [h]."""
+        return float(self.step_minutes) / 60.0
+
+    def cabinet(self, cabinet_id: str) -> CabinetSpec:
+        """The cabinet with this id (``KeyError`` if unknown)."""
+        for c in self.cabinets:
+            if c.id == cabinet_id:
+                return c
+        raise KeyError(cabinet_id)
+
+    def charge_point(self, cp_id: str) -> ChargePointSpec:
+        """The charge point with this id (``KeyError`` if unknown)."""
+        for cp in self.charge_points:
+            if cp.id == cp_id:
+                return cp
+        raise KeyError(cp_id)
+
+    def cabinet_of(self, cp_id: str) -> str:
+        """Id of the cabinet a charge point is wired to."""
+        return self.charge_point(cp_id).cabinet
+
+    def prices(self) -> np.ndarray:
+        """Price per step [currency/kWh], length ``horizon_steps``."""
+        return step_array(self.price_per_kwh, self.horizon_steps)
+
+
+def step_array(value: Any, horizon_steps: int, default: float = 0.0) -> np.ndarray:
+    """Broadcast a per-step quantity to a float array of length ``horizon_steps``.
+
+    Parameters
+    ----------
+    value : float, sequence, ndarray or None
+        A number (same at every step), a sequence of ``horizon_steps`` numbers, or
+        ``None`` (``default`` at every step).
+    horizon_steps : int
+        Number of steps T.
+    default : float
+        Value used for ``None``.
+
+    Returns
+    -------
+    ndarray
+        Float array of shape ``(horizon_steps,)``.
+    """
+    if value is None:
+        return np.full(horizon_steps, float(default))
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return np.full(horizon_steps, float(arr))
+    if arr.shape != (horizon_steps,):
+        raise ValueError(f"expected {horizon_steps} values, got shape {arr.shape}")
+    return arr
+
+
+# --------------------------------------------------------------------------- field readers
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _number(
+    d: Mapping[str, Any],
+    key: str,
+    path: str,
+    *,
+    required: bool = True,
+    default: float | None = None,
+    minimum: float | None = None,
+    positive: bool = False,
+) -> float | None:
+    if key not in d or d[key] is None:
+        if required:
+            raise ScenarioError(f"{path}.{key}" if path else key, "required")
+        return default
+    v = d[key]
+    name = f"{path}.{key}" if path else key
+    if not _is_number(v):
+        raise ScenarioError(name, f"must be a number, got {type(v).__name__}")
+    x = float(v)
+    if not math.isfinite(x):
+        raise ScenarioError(name, "must be a finite number")
+    if positive and x <= 0:
+        raise ScenarioError(name, "must be > 0")
+    if minimum is not None and x < minimum:
+        raise ScenarioError(name, f"must be >= {minimum:g}")
+    return x
+
+
+def _integer(d: Mapping[str, Any], key: str, path: str, *, minimum: int | None = None) -> int:
+    name = f"{path}.{key}" if path else key
+    if key not in d or d[key] is None:
+        raise ScenarioError(name, "required")
+    v = d[key]
+    if isinstance(v, (bool, np.bool_)) or not _is_number(v):
+        raise ScenarioError(name, f"must be an integer, got {type(v).__name__}")
+    x = float(v)
+    if not math.isfinite(x) or x != int(x):
+        raise ScenarioError(name, "must be an integer")
+    i = int(x)
+    if minimum is not None and i < minimum:
+        raise ScenarioError(name, f"must be >= {minimum}")
+    return i
+
+
+def _text(d: Mapping[str, Any], key: str, path: str) -> str:
+    name = f"{path}.{key}" if path else key
+    if key not in d or d[key] is None:
+        raise ScenarioError(name, "required")
+    v = d[key]
+    if not isinstance(v, str):
+        raise ScenarioError(name, f"must be a string, got {type(v).__name__}")
+    if not v.strip():
+        raise ScenarioError(name, "must not be empty")
+    return v
+
+
+def _array(
+    d: Mapping[str, Any],
+    key: str,
+    path: str,
+    horizon_steps: int,
+    *,
+    allow_scalar: bool = False,
+    required: bool = False,
+    minimum: float | None = 0.0,
+) -> np.ndarray | None:
+    name = f"{path}.{key}" if path else key
+    if key not in d or d[key] is None:
+        if required:
+            raise ScenarioError(name, "required")
+        return None
+    v = d[key]
+    if allow_scalar and _is_number(v):
+        x = float(v)
+        if not math.isfinite(x):
+            raise ScenarioError(name, "must be a finite number")
+        if minimum is not None and x < minimum:
+            raise ScenarioError(name, f"must be >= {minimum:g}")
+        return np.full(horizon_steps, x)
+    if not isinstance(v, (list, tuple, np.ndarray)):
+        what = "a number or a list" if allow_scalar else "a list"
+        raise ScenarioError(name, f"must be {what} of {horizon_steps} numbers, got {type(v).__name__}")
+    if len(v) != horizon_steps:
+        raise ScenarioError(name, f"must have horizon_steps = {horizon_steps} entries, got {len(v)}")
+    for i, x in enumerate(v):
+        if not _is_number(x):
+            raise ScenarioError(f"{name}[{i}]", f"must be a number, got {type(x).__name__}")
+    arr = np.asarray(v, dtype=float)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ScenarioError(f"{name}[{int(np.argmax(bad))}]", "must be a finite number")
+    if minimum is not None and (arr < minimum).any():
+        i = int(np.argmax(arr < minimum))
+        raise ScenarioError(f"{name}[{i}]", f"must be >= {minimum:g}")
+    return arr
+
+
+def _mapping(v: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(v, Mapping):
+        raise ScenarioError(name, f"must be an object, got {type(v).__name__}")
+    return v
+
+
+def _list(d: Mapping[str, Any], key: str, *, required: bool = True) -> list[Any]:
+    if key not in d or d[key] is None:
+        if required:
+            raise ScenarioError(key, "required")
+        return []
+    v = d[key]
+    if not isinstance(v, (list, tuple)):
+        raise ScenarioError(key, f"must be a list, got {type(v).__name__}")
+    return list(v)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _parse_battery(v: Any, path: str) -> BatterySpec:
+    b = _mapping(v, path)
+    cap = _number(b, "capacity_kwh", path, minimum=0.0)
+    max_c = _number(b, "max_charge_kw", path, minimum=0.0)
+    max_d = _number(b, "max_discharge_kw", path, minimum=0.0)
+    e_min = _number(b, "min_energy_kwh", path, required=False, default=0.0, minimum=0.0)
+    eff = _number(b, "efficiency", path, required=False, default=1.0)
+    energy = _number(b, "energy_kwh", path, minimum=0.0)
+    assert cap is not None and max_c is not None and max_d is not None
+    assert e_min is not None and eff is not None and energy is not None
+    if not 0.0 < eff <= 1.0:
+        raise ScenarioError(f"{path}.efficiency", "must be in (0, 1]")
+    if e_min > cap:
+        raise ScenarioError(f"{path}.min_energy_kwh", f"must be <= capacity_kwh ({cap:g})")
+    if energy > cap:
+        raise ScenarioError(f"{path}.energy_kwh", f"must be <= capacity_kwh ({cap:g})")
+    if energy < e_min:
+        raise ScenarioError(f"{path}.energy_kwh", f"must be >= min_energy_kwh ({e_min:g})")
+    return BatterySpec(
+        capacity_kwh=cap,
+        energy_kwh=energy,
+        max_charge_kw=max_c,
+        max_discharge_kw=max_d,
+        min_energy_kwh=e_min,
+        efficiency=eff,
+    )
+
+
+def _parse_cabinet(v: Any, path: str, horizon_steps: int) -> CabinetSpec:
+    c = _mapping(v, path)
+    cid = _text(c, "id", path)
+    thr = _array(c, "threshold_kw", path, horizon_steps, allow_scalar=True, required=True)
+    pv = _array(c, "pv_kw", path, horizon_steps)
+    other = _array(c, "other_load_kw", path, horizon_steps)
+    bat = c.get("battery")
+    battery = None if bat is None else _parse_battery(bat, f"{path}.battery")
+    return CabinetSpec(id=cid, threshold_kw=thr, pv_kw=pv, other_load_kw=other, battery=battery)
+
+
+def _parse_cp(v: Any, path: str) -> ChargePointSpec:
+    c = _mapping(v, path)
+    rated = _number(c, "rated_kw", path, positive=True)
+    assert rated is not None
+    return ChargePointSpec(id=_text(c, "id", path), cabinet=_text(c, "cabinet", path), rated_kw=rated)
+
+
+def parse_session(v: Any, path: str = "request") -> SessionSpec:
+    """Read one session (or request) object, checking its own fields only.
+
+    Parameters
+    ----------
+    v : dict
+        The session JSON object.
+    path : str
+        Field path used in error messages, e.g. ``"sessions[3]"``.
+
+    Returns
+    -------
+    SessionSpec
+
+    Raises
+    ------
+    ScenarioError
+        On a missing or bad field; cross-references (charge point, overlaps) are
+        checked by :func:`parse_scenario` / :func:`check_request`.
+    """
+    s = _mapping(v, path)
+    sid = _text(s, "id", path)
+    cp = _text(s, "cp", path)
+    arrival = _integer(s, "arrival_step", path)
+    departure = _integer(s, "departure_step", path)
+    if departure <= arrival:
+        raise ScenarioError(f"{path}.departure_step", "must be > arrival_step")
+    energy = _number(s, "energy_kwh", path, minimum=0.0)
+    assert energy is not None
+    max_kw = _number(s, "max_kw", path, required=False, default=None, positive=True)
+    g = s.get("guaranteed", False)
+    if g is None:
+        g = False
+    if not isinstance(g, (bool, np.bool_)):
+        raise ScenarioError(f"{path}.guaranteed", f"must be true or false, got {type(g).__name__}")
+    return SessionSpec(
+        id=sid,
+        cp=cp,
+        arrival_step=arrival,
+        departure_step=departure,
+        energy_kwh=energy,
+        max_kw=max_kw,
+        guaranteed=bool(g),
+    )
+
+
+def parse_scenario(d: Any) -> Scenario:
+    """Read and validate a scenario JSON object.
+
+    Parameters
+    ----------
+    d : dict
+        The scenario as decoded from JSON (extra fields are allowed and ignored).
+
+    Returns
+    -------
+    Scenario
+        With every per-step array as a float ndarray of length ``horizon_steps``.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the first offending field, e.g. ``sessions[3].departure_step: must be > arrival_step``.
+    """
+    d = _mapping(d, "scenario")
+    step_minutes = _number(d, "step_minutes", "", positive=True)
+    assert step_minutes is not None
+    T = _integer(d, "horizon_steps", "", minimum=1)
+    start = d.get("start", "")
+    if start is None:
+        start = ""
+    if not isinstance(start, str):
+        raise ScenarioError("start", f"must be a string, got {type(start).__name__}")
+    price = _array(d, "price_per_kwh", "", T)
+
+    cabinets: list[CabinetSpec] = []
+    seen: dict[str, str] = {}
+    for i, v in enumerate(_list(d, "cabinets")):
+        c = _parse_cabinet(v, f"cabinets[{i}]", T)
+        if c.id in seen:
+            raise ScenarioError(f"cabinets[{i}].id", f"duplicate id {c.id!r}")
+        seen[c.id] = "cabinet"
+        cabinets.append(c)
+    cab_ids = {c.id for c in cabinets}
+
+    cps: list[ChargePointSpec] = []
+    cp_ids: dict[str, ChargePointSpec] = {}
+    for i, v in enumerate(_list(d, "charge_points")):
+        cp = _parse_cp(v, f"charge_points[{i}]")
+        if cp.id in cp_ids:
+            raise ScenarioError(f"charge_points[{i}].id", f"duplicate id {cp.id!r}")
+        if cp.cabinet not in cab_ids:
+            raise ScenarioError(f"charge_points[{i}].cabinet", f"unknown cabinet {cp.cabinet!r}")
+        cp_ids[cp.id] = cp
+        cps.append(cp)
+
+    sessions: list[SessionSpec] = []
+    sess_ids: set[str] = set()
+    for i, v in enumerate(_list(d, "sessions", required=False)):
+        path = f"sessions[{i}]"
+        s = parse_session(v, path)
+        if s.id in sess_ids:
+            raise ScenarioError(f"{path}.id", f"duplicate id {s.id!r}")
+        if s.cp not in cp_ids:
+            raise ScenarioError(f"{path}.cp", f"unknown charge point {s.cp!r}")
+        sess_ids.add(s.id)
+        sessions.append(s)
+    _check_overlaps(sessions)
+
+    request = None
+    if d.get("request") is not None:
+        request = parse_session(d["request"], "request")
+
+    extra = {k: v for k, v in d.items() if k not in _KNOWN_KEYS}
+    scenario = Scenario(
+        step_minutes=step_minutes,
+        horizon_steps=T,
+        start=start,
+        price_per_kwh=price,
+        cabinets=tuple(cabinets),
+        charge_points=tuple(cps),
+        sessions=tuple(sessions),
+        request=request,
+        extra=extra,
+    )
+    if request is not None:
+        check_request(scenario, request)
+    return scenario
+
+
+_KNOWN_KEYS = {
+    "step_minutes",
+    "horizon_steps",
+    "start",
+    "price_per_kwh",
+    "cabinets",
+    "charge_points",
+    "sessions",
+    "request",
+}
+
+
+def _check_overlaps(sessions: Sequence[SessionSpec]) -> None:
+    by_cp: dict[str, list[tuple[int, int]]] = {}
+    for i, s in enumerate(sessions):
+        by_cp.setdefault(s.cp, []).append((s.arrival_step, i))
+    for cp, items in by_cp.items():
+        items.sort()
+        for (_, a), (_, b) in zip(items, items[1:]):
+            sa, sb = sessions[a], sessions[b]
+            if sb.arrival_step < sa.departure_step:
+                raise ScenarioError(
+                    f"sessions[{b}].arrival_step",
+                    f"overlaps session {sa.id!r} on charge point {cp!r} "
+                    f"(steps {sa.arrival_step}-{sa.departure_step})",
+                )
+
+
+def check_request(scenario: Scenario, request: SessionSpec, path: str = "request") -> None:
+    """Check a quote request against a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    request : SessionSpec
+    path : str
+        Field path used in error messages.
+
+    Raises
+    ------
+    ScenarioError
+        When its charge point is unknown, its id is a session's id, or the charge point
+        is busy with a session during the request's window.
+    """
+    cps = {cp.id for cp in scenario.charge_points}
+    if request.cp not in cps:
+        raise ScenarioError(f"{path}.cp", f"unknown charge point {request.cp!r}")
+    if request.departure_step <= request.arrival_step:
+        raise ScenarioError(f"{path}.departure_step", "must be > arrival_step")
+    if not (math.isfinite(request.energy_kwh) and request.energy_kwh >= 0):
+        raise ScenarioError(f"{path}.energy_kwh", "must be a finite number >= 0")
+    for s in scenario.sessions:
+        if s.id == request.id:
+            raise ScenarioError(f"{path}.id", f"duplicate id {s.id!r} (a session has it)")
+        if s.cp == request.cp and s.arrival_step < request.departure_step and request.arrival_step < s.departure_step:
+            raise ScenarioError(
+                f"{path}.cp",
+                f"charge point {s.cp!r} is busy with session {s.id!r} "
+                f"(steps {s.arrival_step}-{s.departure_step})",
+            )
+
+
+def validate_scenario(scenario: Scenario) -> Scenario:
+    """Validate a hand-built scenario by a round trip through the JSON form.
+
+    Parameters
+    ----------
+    scenario : Scenario
+
+    Returns
+    -------
+    Scenario
+        The parsed, normalised equivalent (full-length float arrays).
+
+    Raises
+    ------
+    ScenarioError
+        As :func:`parse_scenario`.
+    """
+    try:
+        d = scenario_to_dict(scenario)
+    except ValueError as exc:  # wrong array length in a hand-built scenario
+        raise ScenarioError("scenario", str(exc)) from exc
+    return parse_scenario(d)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _array_out(value: Any, T: int, *, scalar_if_constant: bool = False) -> Any:
+    arr = step_array(value, T)
+    if scalar_if_constant and T > 0 and np.all(arr == arr[0]):
+        return float(arr[0])
+    return [float(x) for x in arr]
+
+
+def session_to_dict(s: SessionSpec) -> dict[str, Any]:
+    """The JSON object of one session."""
+    out: dict[str, Any] = {
+        "id": s.id,
+        "cp": s.cp,
+        "arrival_step": int(s.arrival_step),
+        "departure_step": int(s.departure_step),
+        "energy_kwh": float(s.energy_kwh),
+    }
+    if s.max_kw is not None:
+        out["max_kw"] = float(s.max_kw)
+    out["guaranteed"] = bool(s.guaranteed)
+    return out
+
+
+def scenario_to_dict(s: Scenario) -> dict[str, Any]:
+    """The scenario as a JSON-ready dict (inverse of :func:`parse_scenario`).
+
+    Parameters
+    ----------
+    s : Scenario
+
+    Returns
+    -------
+    dict
+        Thresholds that are the same at every step are written as one number.
+    """
+    T = int(s.horizon_steps)
+    out: dict[str, Any] = dict(s.extra)
+    out.update(
+        {
+            "step_minutes": float(s.step_minutes),
+            "horizon_steps": T,
+            "start": s.start,
+            "price_per_kwh": _array_out(s.price_per_kwh, T),
+        }
+    )
+    cabinets = []
+    for c in s.cabinets:
+        cd: dict[str, Any] = {
+            "id": c.id,
+            "threshold_kw": _array_out(c.threshold_kw, T, scalar_if_constant=True),
+            "pv_kw": _array_out(c.pv_kw, T),
+            "other_load_kw": _array_out(c.other_load_kw, T),
+        }
+        if c.battery is not None:
+            b = c.battery
+            cd["battery"] = {
+                "capacity_kwh": float(b.capacity_kwh),
+                "energy_kwh": float(b.energy_kwh),
+                "min_energy_kwh": float(b.min_energy_kwh),
+                "max_charge_kw": float(b.max_charge_kw),
+                "max_discharge_kw": float(b.max_discharge_kw),
+                "efficiency": float(b.efficiency),
+            }
+        cabinets.append(cd)
+    out["cabinets"] = cabinets
+    out["charge_points"] = [
+        {"id": cp.id, "cabinet": cp.cabinet, "rated_kw": float(cp.rated_kw)} for cp in s.charge_points
+    ]
+    out["sessions"] = [session_to_dict(x) for x in s.sessions]
+    if s.request is not None:
+        out["request"] = session_to_dict(s.request)
+    return out
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and validate a scenario JSON file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        ``scenario: ...`` when the file is missing or not valid JSON; otherwise as
+        :func:`parse_scenario`.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("scenario", f"file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError("scenario", f"cannot read {p}: {exc}") from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError("scenario", f"malformed JSON in {p}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    return parse_scenario(d)
