@@ -13,17 +13,17 @@ from pages import ui
 
 HERE = Path(__file__).resolve().parent
 kiosk_mode = bool(st.query_params.get("cp"))
-st.set_page_config(page_title="EV charging cockpit", page_icon=":material/ev_station:", layout="wide",
+st.set_page_config(page_title="EV charging cockpit", layout="wide",
                    initial_sidebar_state="collapsed" if kiosk_mode else "auto")
 
-kiosk_page = st.Page("pages/kiosk.py", title="Kiosk", icon=":material/ev_station:", url_path="kiosk")
+kiosk_page = st.Page("pages/kiosk.py", title="Kiosk", url_path="kiosk")
 if kiosk_mode:
     page = st.navigation([kiosk_page], position="hidden")
 else:
-    cpo = [st.Page("pages/site_map.py", title="Site map", icon=":material/map:", url_path="site_map", default=True)]
+    cpo = [st.Page("pages/site_map.py", title="Site map", url_path="site_map", default=True)]
     sections = {"CPO": cpo, "Driver": [kiosk_page]}
     if (HERE / "pages" / "replay.py").exists():
-        sections["Analyst"] = [st.Page("pages/replay.py", title="Replay", icon=":material/replay:", url_path="replay")]
+        sections["Analyst"] = [st.Page("pages/replay.py", title="Replay", url_path="replay")]
     page = st.navigation(sections)
     ui.cpo_sidebar(ui.site_store().site())
 page.run()

@@ -74,7 +74,7 @@ def build_deck(site: Site, cabinets: list[str], statuses: dict[str, Status], sel
                             "label": f"charge point {a.id}: {ui.status_label(st_)}, {a.rated_kw:g} kW",
                             "line": [255, 220, 0, 255] if a.id == selected else [255, 255, 255, 255],
                             "width": 0.9 if a.id == selected else 0.25})
-                labels.append({"position": [a.lon, a.lat], "text": a.id.replace("CA-", ""), "size": 10,
+                labels.append({"position": [a.lon, a.lat], "text": a.id.replace("CA-", ""), "size": 9,
                                "color": [40, 40, 40, 255], "offset": [0, 14]})
             else:
                 colour, shape, _ = KIND_STYLE[a.kind]
@@ -84,22 +84,36 @@ def build_deck(site: Site, cabinets: list[str], statuses: dict[str, Status], sel
                                "offset": [0, 16]})
     layers = [
         pdk.Layer("PolygonLayer", deck_area, id="deck", get_polygon="polygon", get_fill_color=[225, 225, 220, 255],
-                  get_line_color=[150, 150, 150, 255], line_width_min_pixels=1, pickable=False),
+                  get_line_color=[150, 150, 150, 255], get_line_width=0.3, line_width_min_pixels=1,
+                  pickable=False),
         pdk.Layer("PolygonLayer", areas, id="groups", get_polygon="polygon", get_fill_color="fill",
-                  get_line_color="line", line_width_min_pixels=2, pickable=False),
+                  get_line_color="line", get_line_width=0.35, line_width_min_pixels=1, pickable=False),
         pdk.Layer("LineLayer", cables, id="cables", get_source_position="source", get_target_position="target",
                   get_color="color", get_width=2, pickable=False),
         pdk.Layer("PolygonLayer", shapes, id="equipment", get_polygon="polygon", get_fill_color="fill",
-                  get_line_color=[255, 255, 255, 255], line_width_min_pixels=1, pickable=True),
+                  get_line_color=[255, 255, 255, 255], get_line_width=0.15, line_width_min_pixels=1,
+                  pickable=True),
         pdk.Layer("ScatterplotLayer", cps, id="charge_points", get_position="position", get_fill_color="color",
-                  get_line_color="line", get_line_width="width", line_width_units="meters", stroked=True,
-                  get_radius=1.1, radius_units="meters", radius_min_pixels=4, pickable=True),
+                  get_line_color="line", get_line_width="width", line_width_units="'meters'", stroked=True,
+                  get_radius=1.1, radius_units="'meters'", radius_min_pixels=4, pickable=True),
         pdk.Layer("TextLayer", labels, id="labels", get_position="position", get_text="text", get_size="size",
                   get_color="color", get_pixel_offset="offset", pickable=False),
     ]
-    view = pdk.ViewState(latitude=site.lat, longitude=site.lon, zoom=18.6, pitch=0, bearing=0)
+    view = fit_view(all_pts)
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None,
                     tooltip={"text": "{label}"})
+
+
+def fit_view(points: list[tuple[float, float]], height_px: int = 600, width_px: int = 640) -> pdk.ViewState:
+    """A top-down view centred on ``points`` (lat, lon) and zoomed so they fit the canvas."""
+    lats = [p[0] for p in points]
+    lons = [p[1] for p in points]
+    lat0, lon0 = (min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2
+    h_m = (max(lats) - min(lats)) * 111_320 + 8.0
+    w_m = (max(lons) - min(lons)) * 111_320 * math.cos(math.radians(lat0)) + 8.0
+    m_per_px = max(h_m / height_px, w_m / width_px)
+    zoom = math.log2(78_271.52 * math.cos(math.radians(lat0)) / m_per_px)
+    return pdk.ViewState(latitude=lat0, longitude=lon0, zoom=round(min(zoom, 21.0), 2), pitch=0, bearing=0)
 
 
 def legend_html() -> str:

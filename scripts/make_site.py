@@ -80,17 +80,17 @@ def build_site(topology: dict) -> dict:
         assets.append({"id": aid, "name": name, "kind": kind, "cabinet": cid, "lat": lat, "lon": lon,
                        "rated_kw": rated, **kw})
 
-    extra("PV-N1", "Rooftop PV inverter north 1", "pv_inverter", "BC-NORTH", -30.0, 5.0, 12.0,
+    extra("PV-N1", "Rooftop PV inverter north 1", "pv_inverter", "BC-NORTH", 0.0, 1.5, 12.0,
           profile="pv_citylearn")
-    extra("PV-N2", "Rooftop PV inverter north 2", "pv_inverter", "BC-NORTH", -30.0, 1.0, 8.0,
+    extra("PV-N2", "Rooftop PV inverter north 2", "pv_inverter", "BC-NORTH", 6.0, 1.5, 8.0,
           profile="pv_citylearn")
-    extra("PV-W1", "Rooftop PV inverter west", "pv_inverter", "CA-WEST", -30.0, -15.0, 15.0,
+    extra("PV-W1", "Rooftop PV inverter west", "pv_inverter", "CA-WEST", 0.0, -18.5, 15.0,
           profile="pv_serf")
-    extra("BESS-1", "Stationary battery", "battery", "BC-SOUTH", -31.0, -8.0, 25.0,
+    extra("BESS-1", "Stationary battery", "battery", "BC-SOUTH", 0.5, -8.5, 25.0,
           capacity_kwh=60.0, efficiency=0.95, min_soc=0.1, initial_soc=0.5)
-    extra("LIGHT-1", "Deck lighting", "other_load", "AB-PANEL", -31.0, 14.0, 2.5, profile="lighting")
+    extra("LIGHT-1", "Deck lighting", "other_load", "AB-PANEL", -33.0, 10.0, 2.5, profile="lighting")
     extra("VENT-1", "Ventilation fans", "other_load", "AB-PANEL", 8.0, 14.0, 3.5, profile="ventilation")
-    extra("ELEV-1", "Elevator", "other_load", "CA-WEST", -34.0, -18.0, 11.0, profile="elevator")
+    extra("ELEV-1", "Elevator", "other_load", "CA-WEST", -33.0, -20.0, 11.0, profile="elevator")
 
     site = {
         "name": "Caltech ACN garage, Pasadena",
