@@ -16,6 +16,10 @@ Scheduling API (the contract is ``/work/shared/spec/engine.md``)
 ``quote(scenario, request=None) -> Quote``
     May this request be met? ``Quote.to_dict()`` is the spec's quote JSON
     (``feasible``, ``max_kwh``, ``earliest_departure_step``, ``solve_seconds``).
+    ``engine.quote`` is the module :mod:`engine.quote` made callable, so both
+    ``engine.quote(scenario, req)`` and ``engine.quote.quote(scenario, req)`` work.
+``quote_max_kwh(scenario, request=None) -> float``
+    Only the quote's ``max_kwh`` (no earliest-departure search): the kiosk promise.
 
 Cheap per-cabinet entry points (online re-planning, e.g. the MPC replay)
 -----------------------------------------------------------------------
@@ -35,7 +39,8 @@ arrays; ``validate_scenario(s)`` checks one like ``parse_scenario`` does.
 """
 
 from engine.planner import CabinetPlan, Plan, SessionPlan, plan, plan_cabinet, solve_cabinet
-from engine.quote import Quote, quote
+from engine import quote  # the module, callable as the function: engine.quote(scenario, request)
+from engine.quote import Quote, quote_max_kwh
 from engine.scenario import (
     BatterySpec,
     CabinetSpec,
@@ -70,4 +75,5 @@ __all__ = [
     "solve_cabinet",
     "Quote",
     "quote",
+    "quote_max_kwh",
 ]

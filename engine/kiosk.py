@@ -288,7 +288,7 @@ def _delivered(seg: dict[str, Any] | None, t: datetime) -> tuple[float, float]:
     dt_h = seg["step_minutes"] / 60.0
     p = np.asarray(seg["power_kw"], float)
     x = (t - start).total_seconds() / 3600.0 / dt_h  # steps elapsed
-    if x <= 0:
+    if x < 0:
         return float(seg["base_kwh"]), 0.0
     k = min(int(x), len(p))
     e = seg["base_kwh"] + float(p[:k].sum()) * dt_h

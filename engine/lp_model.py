@@ -372,6 +372,8 @@ def new_highs() -> highspy.Highs:
 
 
 _OPTIMAL = highspy.HighsModelStatus.kOptimal
+_DUAL = 1
+_PRIMAL = 4
 
 
 class LpHandle:
@@ -424,6 +426,7 @@ class LpHandle:
         self.solves = 0
         self.iterations = 0
         self.extra_rows: list[tuple[int, float, float]] = []
+        self._strategy = _PRIMAL
 
     @classmethod
     def from_model(cls, m: CabinetModel, cost: np.ndarray | None = None) -> "LpHandle":
@@ -439,6 +442,7 @@ class LpHandle:
         if changed.size:
             self.h.changeColsCost(int(changed.size), changed, cost[changed])
             self.cost = cost.copy()
+            self._strategy = _PRIMAL  # the basis stays primal feasible: primal simplex
 
     def set_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         """Change column bounds."""
@@ -447,6 +451,7 @@ class LpHandle:
             self.h.changeColsBounds(
                 int(idx.size), idx, np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
             )
+            self._strategy = _DUAL  # the basis stays dual feasible: dual simplex
 
     def add_row(self, idx: np.ndarray, coef: np.ndarray, lower: float, upper: float) -> int:
         """Append the row ``lower <= coef . x[idx] <= upper``; returns its index."""
@@ -467,16 +472,27 @@ class LpHandle:
     def solve(self) -> float:
         """Run the simplex (warm from the current basis) and return the optimum.
 
+        The first run is HiGHS's default (presolve + dual simplex). Later runs restart
+        from the basis: after a cost change with the primal simplex (the basis is still
+        primal feasible, often already optimal), after a bound change with the dual
+        simplex (the basis is still dual feasible).
+
         Raises
         ------
         LpError
             When HiGHS does not report an optimal model, even after a cold restart.
         """
+        if self.solves:
+            # warm start: pick the simplex variant that keeps the previous basis feasible
+            self.h.setOptionValue("simplex_strategy", self._strategy)
         self.h.run()
         self.solves += 1
         status = self.h.getModelStatus()
         if status != _OPTIMAL:
             # numerical rescue: retry from scratch, then with the stage rows widened
+            # (presolve off: HiGHS's presolve can misjudge a model whose bounds sit
+            # within ~1e-7 of each other as infeasible)
+            self.h.setOptionValue("presolve", "off")
             for rel in (0.0, 1e-7, 1e-6):
                 if rel:
                     self._relax_extra_rows(rel)

@@ -16,7 +16,9 @@ power allows, and a feasible solve's last charging step bounds the answer from a
 from __future__ import annotations
 
 import math
+import sys
 import time
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ from engine.lp_model import LpHandle, build_model, cabinet_input
 from engine.planner import stage_overload_and_guarantees
 from engine.scenario import Scenario, ScenarioError, SessionSpec, check_request
 
-__all__ = ["Quote", "quote", "FEASIBLE_TOL_KWH"]
+__all__ = ["Quote", "quote", "quote_max_kwh", "FEASIBLE_TOL_KWH"]
 
 FEASIBLE_TOL_KWH = 1e-6
 """A request is feasible when ``max_kwh >= energy_kwh - FEASIBLE_TOL_KWH`` (spec)."""
@@ -78,7 +80,7 @@ class Quote:
 
 
 def quote(scenario: Scenario, request: SessionSpec | None = None) -> Quote:
-    """Quote a charging request.
+    """Quote a charging request (spec "Quote").
 
     Parameters
     ----------
@@ -97,6 +99,27 @@ def quote(scenario: Scenario, request: SessionSpec | None = None) -> Quote:
         ``request: ...`` when there is no request, or its charge point is unknown or busy
         during its window.
     """
+    return _quote(scenario, request, earliest=True)
+
+
+def quote_max_kwh(scenario: Scenario, request: SessionSpec | None = None) -> float:
+    """The quote's ``max_kwh`` only, without the earliest-departure search (cheaper).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    request : SessionSpec, optional
+        Default ``scenario.request``.
+
+    Returns
+    -------
+    float
+        ``min(energy_kwh, most energy by the request's departure)`` [kWh].
+    """
+    return _quote(scenario, request, earliest=False).max_kwh
+
+
+def _quote(scenario: Scenario, request: SessionSpec | None, *, earliest: bool) -> Quote:
     t0 = time.perf_counter()
     req = request if request is not None else scenario.request
     if req is None:
@@ -120,8 +143,6 @@ def quote(scenario: Scenario, request: SessionSpec | None = None) -> Quote:
     )
     inp = cabinet_input(scenario, cab_id, [*kept, stretched])
     m = build_model(inp, with_import=False, with_fairness=False)
-    st = stage_overload_and_guarantees(m)
-    lp: LpHandle = st.lp
     dt = inp.dt
     E = float(req.energy_kwh)
     r = len(kept)
@@ -129,11 +150,14 @@ def quote(scenario: Scenario, request: SessionSpec | None = None) -> Quote:
     steps = m.p_t[cols]
     ub = float(inp.max_kw[r]) if E > 0 else 0.0
     lo_step = int(inp.lo[r])
-
-    cost = np.zeros(lp.n_col)
+    D_req = min(int(req.departure_step), T)
+    m.col_upper[cols[steps >= D_req]] = 0.0  # the request's own window first
+    cost = np.zeros(m.n_col)
     cost[cols] = -dt
+    st = stage_overload_and_guarantees(m, prelude=cost)
+    lp: LpHandle = st.lp
     lp.set_cost(cost)
-    current = {"D": T}
+    current = {"D": D_req}
 
     def max_by(D: int) -> tuple[float, int]:
         """Most energy by departure D [kWh] and 1 + the last step charged."""
@@ -149,15 +173,16 @@ def quote(scenario: Scenario, request: SessionSpec | None = None) -> Quote:
         last = int(steps[active[-1]]) + 1 if active.size else lo_step
         return v, last
 
-    D_req = min(int(req.departure_step), T)
     v_req, last_req = max_by(D_req)
     max_kwh = min(E, max(v_req, 0.0))
     feasible = max_kwh >= E - FEASIBLE_TOL_KWH
 
-    earliest: int | None
+    earliest_step: int | None
     first = int(req.arrival_step) + 1
-    if E <= FEASIBLE_TOL_KWH:
-        earliest = first if first <= T else None
+    if not earliest:
+        earliest_step = None
+    elif E <= FEASIBLE_TOL_KWH:
+        earliest_step = first if first <= T else None
     else:
         if feasible:
             hi = max(first, min(D_req, last_req))
@@ -167,7 +192,7 @@ def quote(scenario: Scenario, request: SessionSpec | None = None) -> Quote:
             v_T, last_T = max_by(T)
             hi = max(first, min(T, last_T)) if v_T >= E - FEASIBLE_TOL_KWH else -1
         if hi < 0:
-            earliest = None
+            earliest_step = None
         else:
             # below `lo` the request cannot be met even at full power from its arrival
             full_power_steps = math.ceil(E / (ub * dt) - 1e-9) if ub > 0 else T + 1
@@ -179,13 +204,23 @@ def quote(scenario: Scenario, request: SessionSpec | None = None) -> Quote:
                     hi = max(lo + 1, min(mid, last))
                 else:
                     lo = mid
-            earliest = hi
+            earliest_step = hi
     return Quote(
         feasible=bool(feasible),
         max_kwh=float(max_kwh),
-        earliest_departure_step=earliest,
+        earliest_departure_step=earliest_step,
         solve_seconds=time.perf_counter() - t0,
         request_id=req.id,
         cabinet=cab_id,
         guarantees_met=st.guarantees_met,
     )
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``from engine import quote`` be called as the function *and* used as the module."""
+
+    def __call__(self, scenario: Scenario, request: SessionSpec | None = None) -> Quote:
+        return quote(scenario, request)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -126,6 +126,7 @@ class RawSession:
     requested_kwh: float
     delivered_kwh: float
     claimed: bool
+    clipped_24h: bool = False
 
 
 @dataclass
@@ -141,10 +142,11 @@ class LoadReport:
     rows_valid : int
         Rows that passed validation.
     skipped : dict
-        Reason -> count of rows or sessions dropped.
+        Reason -> count of rows dropped while reading the files, plus (after
+        :func:`select_window`) ``shorter than one step``: sessions of the window dropped.
     clipped : dict
-        Reason -> count of sessions kept but changed (``clipped_24h``,
-        ``clipped_window_end``, ``demand_clipped_to_rate``).
+        Reason -> count of the window's sessions kept but changed (``clipped_24h``,
+        ``clipped_window_end``, ``demand_clipped_to_rate``); empty before a window is chosen.
     in_window : int
         Sessions arriving inside the replay window (before the step-rounding skip).
     """
@@ -334,9 +336,9 @@ def read_sessions(paths: Sequence[str | Path] | None = None) -> tuple[list[RawSe
                 continue
             seen.add(sid)
             a, d, e = arr.iat[i], dep.iat[i], est.iat[i]
-            if (d - a) > limit:
+            long = (d - a) > limit
+            if long:
                 d = a + limit
-                clipped["clipped_24h"] += 1
             if pd.isna(e):
                 e = d  # no stated departure: take the real one
             out.append(
@@ -349,13 +351,14 @@ def read_sessions(paths: Sequence[str | Path] | None = None) -> tuple[list[RawSe
                     requested_kwh=float(req.iat[i]),
                     delivered_kwh=float(dlv.iat[i]),
                     claimed=bool(claimed_all.iat[i]),
+                    clipped_24h=bool(long),
                 )
             )
     skipped = Counter({k: v for k, v in skipped.items() if v})
     out.sort(key=lambda s: (s.arrival, s.session_id))
     report.rows_valid = len(out)
     report.skipped = dict(skipped)
-    report.clipped = dict(clipped)
+    report.clipped = {}
     return out, report
 
 
@@ -429,6 +432,8 @@ def select_window(
         if not (t0 <= s.arrival < t1):
             continue
         in_window += 1
+        if s.clipped_24h:
+            clipped["clipped_24h"] += 1
         a = int(math.ceil((s.arrival - t0).total_seconds() / step_s - 1e-9))
         dep = s.departure
         if dep > t1:
