@@ -423,7 +423,7 @@ class Kiosk:
             if s.cp not in cps or not s.active(now):
                 continue
             base, _ = _delivered(plans.get(s.id), start)
-            dep = min(self.horizon_steps, math.ceil((s.departure - start) / dt))
+            dep = min(self.horizon_steps, math.floor((s.departure - start) / dt))
             active.append((s, base))
             remaining = max(0.0, s.guaranteed_kwh - base)
             if remaining > 1e-6 and dep >= 1:
@@ -496,7 +496,6 @@ class Kiosk:
             On bad input, or ``energy_kwh`` when nothing at all can be delivered by ``departure``.
         """
         import engine
-        from engine.scenario import SessionSpec
 
         with self._lock, self.book_.lock:
             q = self.quote(cp, departure, energy_kwh, now)
@@ -507,14 +506,10 @@ class Kiosk:
             s = BookedSession(id=sid, cp=cp, cabinet=q.cabinet, arrival=now, departure=departure,
                               requested_kwh=q.energy_kwh, guaranteed_kwh=round(guaranteed, 6),
                               battery_kwh=battery_kwh, soc_now_pct=soc_now_pct, soc_target_pct=soc_target_pct)
-            site, _, _, start, dt = self._check(cp, departure, energy_kwh, now)
+            site, _, _, start, _ = self._check(cp, departure, energy_kwh, now)
             self.book_.append(s)
-            req = self._request(cp, start, departure, s.guaranteed_kwh, dt, sid)
-            req = SessionSpec(id=req.id, cp=req.cp, arrival_step=req.arrival_step, departure_step=req.departure_step,
-                              energy_kwh=req.energy_kwh, guaranteed=True)
-            scen, active = self._scenario(site, q.cabinet, start, now, extra=[req])
-            active.append((s, 0.0))
-            plan = engine.plan(scen)
+            scen, active = self._scenario(site, q.cabinet, start, now)  # the book now holds s too
+            plan = engine.plan(engine.validate_scenario(scen))
             powers = {d["id"]: [float(x) for x in d["power_kw"]] for d in plan.to_dict()["sessions"]}
             zeros = [0.0] * self.horizon_steps
             self.book_.save_plans({

@@ -158,11 +158,14 @@ def asset_details(site: Site, asset_id: str) -> None:
         facts["profile"] = a.profile
     if ch.ledger is not None:
         try:
-            key, tx, block = ch.ledger.registration(a.id)
-            facts["asset key (SC1)"] = key
-            facts["registered in tx"] = f"{tx} (block {block})"
-        except Exception as exc:  # noqa: BLE001 - not registered (yet) or no chain
-            facts["registration"] = f"not on chain ({exc})"
+            reg = ch.ledger.registration(a.id)
+        except Exception as exc:  # noqa: BLE001 - a chain error is shown, not raised
+            reg, facts["registration"] = None, f"unreadable ({exc})"
+        if reg is not None:
+            facts["asset key (SC1)"] = reg.key
+            facts["registered in tx"] = f"{reg.tx_hash} (block {reg.block})"
+        else:
+            facts.setdefault("registration", "not on chain")
         rep = ui.chain_status(a.id)
         facts["last status on chain"] = ("none yet (Available)" if rep is None else
                                          f"{ui.status_label(rep.status)}, {rep.power_kw:g} kW, {rep.energy_kwh:g} kWh")
@@ -278,11 +281,9 @@ def main() -> None:
     cab_ids = [c.id for c in site.cabinets]
     shown = st.multiselect("Filter by cabinet", cab_ids, default=cab_ids, key="cab_filter")
     statuses: dict[str, Status] = {}
-    if ch.ledger is not None:
-        for a in site.charge_points:
-            rep = ui.chain_status(a.id)
-            if rep is not None:
-                statuses[a.id] = rep.status
+    for aid, rep in ui.chain_statuses([a.id for a in site.charge_points]).items():
+        if rep is not None:
+            statuses[aid] = rep.status
     ids = [c.id for c in site.cabinets if c.id in shown] + [a.id for a in site.assets if a.cabinet in shown]
     if st.session_state.get("asset_pick") not in ids:
         st.session_state.pop("asset_pick", None)
