@@ -1,0 +1,279 @@
+"""The engine as a replay strategy: online ``mpc`` and the ``offline`` upper bound.
+
+``mpc`` (model predictive control, online, no knowledge of the future):
+
+- every arriving driver gets a quote from the engine (:func:`engine.quote`) on the cars
+  present and is promised ``min(request, quote)`` as a guarantee, as at the kiosk;
+- the engine (:func:`engine.planner.plan_cabinet`, the cheap one-cabinet entry point)
+  plans the cars present over their told windows only (the plan's horizon ends at the latest
+  told deadline), and cars follow the plan until the next re-plan;
+- a car promised less than its need is planned as guaranteed for the promised part, then as
+  best effort for the rest;
+- a car still plugged in after the deadline it told (``--departure estimated``) is no longer
+  guaranteed and is planned as if leaving at the next step, every step until it leaves;
+- ``replan="every"`` re-plans at every step; ``replan="events"`` (default) only when something
+  changes: an arrival, a car leaving before its told deadline, a told deadline passing with the
+  car still there, a promised part completed, or the end of the current plan. Between events
+  the cars follow the plan exactly, so the re-plan would see the same remaining problem; the
+  tests show both policies give the same KPIs on a real day.
+
+``offline``: one plan of the whole window with every session known in advance, with its real
+departure (the upper bound no online strategy beats in delivered energy).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from engine.replay.strategies import ReplayProblem, StepView
+from engine.replay.tiebreak import deadline_split
+from engine.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
+
+__all__ = ["ModelPredictive", "OfflineOptimal", "SITE_CABINET"]
+
+SITE_CABINET = "SITE"
+EPS_KWH = 1e-6
+
+
+def _plan_cabinet(scenario: Scenario, sessions: list[SessionSpec]):
+    """The engine's one-cabinet plan of ``sessions`` (:func:`engine.plan_cabinet`)."""
+    from engine.planner import plan_cabinet
+
+    return plan_cabinet(scenario, SITE_CABINET, sessions)
+
+
+def _quote_max_kwh(scenario: Scenario, request: SessionSpec) -> float:
+    """The engine's quote ``max_kwh`` for ``request`` (:func:`engine.quote_max_kwh`)."""
+    from engine.quote import quote_max_kwh
+
+    return float(quote_max_kwh(scenario, request))
+
+
+def _scenario(problem: ReplayProblem, t: int, horizon: int, cars: list[int], prices: bool = True) -> Scenario:
+    """A one-cabinet scenario starting at step ``t`` with one charge point per car."""
+    price = problem.price_per_kwh[t : t + horizon] if prices else np.zeros(0)
+    if price.size < horizon:  # no prices, or (never in practice) beyond the window
+        price = np.concatenate([price, np.full(horizon - price.size, price[-1] if price.size else 0.0)])
+    return Scenario(
+        step_minutes=problem.step_minutes,
+        horizon_steps=int(horizon),
+        start="",
+        price_per_kwh=np.asarray(price, dtype=float),
+        cabinets=(CabinetSpec(id=SITE_CABINET, threshold_kw=float(problem.threshold_kw)),),
+        charge_points=tuple(
+            ChargePointSpec(id=f"cp{i}", cabinet=SITE_CABINET, rated_kw=float(problem.max_kw[i])) for i in cars
+        ),
+        sessions=(),
+    )
+
+
+class ModelPredictive:
+    """Online re-planning with the engine and kiosk-style guarantees.
+
+    Parameters
+    ----------
+    replan : {"events", "every"}
+        Re-plan only when something changes (default) or at every step.
+
+    Attributes
+    ----------
+    solve_seconds : list of float
+        Wall time of every decision that called the engine (quotes + plan) [s].
+    promised_kwh : ndarray
+        What each driver was promised at arrival [kWh].
+    replans : int
+        Number of plans computed.
+    quotes : int
+        Number of quotes that needed the engine (the rest were decided without it: when
+        every car present fits at full rate under the threshold).
+    """
+
+    name = "mpc"
+    respects_threshold = True
+
+    def __init__(self, replan: str = "events", tiebreak: str = "deadline", prices: bool = False) -> None:
+        if replan not in ("events", "every"):
+            raise ValueError("replan must be events or every")
+        if tiebreak not in ("deadline", "engine"):
+            raise ValueError("tiebreak must be deadline or engine")
+        self.replan = replan
+        self.tiebreak = tiebreak
+        self.prices = bool(prices)
+        self.tiebreak_fallbacks = 0
+        self.solve_seconds: list[float] = []
+        self.replans = 0
+        self.quotes = 0
+
+    def reset(self, problem: ReplayProblem) -> None:
+        """Start a new replay."""
+        self.problem = problem
+        self.solve_seconds = []
+        self.replans = 0
+        self.quotes = 0
+        self.tiebreak_fallbacks = 0
+        self.promised_kwh = np.zeros(problem.n)
+        self.in_guarantee = np.zeros(problem.n, dtype=bool)
+        self._plan_t0 = 0
+        self._plan_end = -1
+        self._plan: dict[int, np.ndarray] = {}
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _window_end(self, i: int, t: int) -> int:
+        """The deadline the planner uses for car ``i`` at step ``t`` (exclusive)."""
+        told = int(self.problem.deadline_step[i])
+        return told if told > t else t + 1
+
+    def _spec(self, i: int, t: int, view: StepView) -> SessionSpec | None:
+        remaining = float(view.remaining_kwh[i])
+        if remaining <= EPS_KWH:
+            return None
+        if self.in_guarantee[i]:
+            energy = max(float(self.promised_kwh[i] - view.delivered_kwh[i]), 0.0)
+            energy = min(energy, remaining)
+            guaranteed = True
+        else:
+            energy, guaranteed = remaining, False
+        return SessionSpec(
+            id=str(i), cp=f"cp{i}", arrival_step=0, departure_step=self._window_end(i, t) - t,
+            energy_kwh=energy, guaranteed=guaranteed,
+        )
+
+    def _quote(self, i: int, t: int, view: StepView, others: list[int]) -> float:
+        """Promise for arriving car ``i``: min(need, the engine's quote) [kWh]."""
+        pr = self.problem
+        need = float(view.remaining_kwh[i])
+        end = self._window_end(i, t)
+        full = float(pr.max_kw[i]) * (end - t) * pr.dt_hours
+        if need <= EPS_KWH:
+            return 0.0
+        cars = [j for j in others if view.remaining_kwh[j] > EPS_KWH]
+        if float(pr.max_kw[cars].sum() if cars else 0.0) + float(pr.max_kw[i]) <= pr.threshold_kw:
+            return min(need, full)  # every car fits at full rate: nothing can compete
+        specs = [s for s in (self._spec(j, t, view) for j in cars) if s is not None]
+        horizon = max([end - t] + [s.departure_step for s in specs])
+        sc = _scenario(pr, t, horizon, cars + [i], self.prices)
+        sc = Scenario(
+            step_minutes=sc.step_minutes, horizon_steps=sc.horizon_steps, start=sc.start,
+            price_per_kwh=sc.price_per_kwh, cabinets=sc.cabinets, charge_points=sc.charge_points,
+            sessions=tuple(specs),
+        )
+        req = SessionSpec(id=str(i), cp=f"cp{i}", arrival_step=0, departure_step=end - t, energy_kwh=need)
+        self.quotes += 1
+        return min(need, _quote_max_kwh(sc, req))
+
+    def _replan(self, t: int, view: StepView) -> None:
+        pr = self.problem
+        cars = [int(i) for i in view.present]
+        specs = [s for s in (self._spec(i, t, view) for i in cars) if s is not None]
+        self._plan = {}
+        if not specs:
+            self._plan_t0, self._plan_end = t, t
+            return
+        horizon = max(s.departure_step for s in specs)
+        used = [int(s.id) for s in specs]
+        sc = _scenario(pr, t, horizon, used, self.prices)
+        cab = _plan_cabinet(sc, specs)
+        power = np.array([np.asarray(sp.power_kw, dtype=float) for sp in cab.sessions])
+        if self.tiebreak == "deadline":
+            hi = np.array([s.departure_step for s in specs], dtype=int)
+            split = deadline_split(power, hi, pr.max_kw[used])
+            if split is not None:
+                power = split
+            else:
+                self.tiebreak_fallbacks += 1
+        for k, s in enumerate(specs):
+            self._plan[int(s.id)] = power[k]
+        self._plan_t0, self._plan_end = t, t + horizon
+        self.replans += 1
+
+    def _changed(self, t: int, view: StepView) -> bool:
+        pr = self.problem
+        if view.arrived.size:
+            return True
+        for i in view.departed:
+            if pr.deadline_step[i] > t and view.remaining_kwh[i] > EPS_KWH:
+                return True  # left before its told deadline with a plan ahead
+        for i in view.present:
+            if view.remaining_kwh[i] <= EPS_KWH:
+                continue
+            if pr.deadline_step[i] <= t:
+                return True  # still here after the deadline it told
+            if t >= self._plan_end:
+                return True
+        return False
+
+    # -- Strategy protocol ---------------------------------------------------------------
+
+    def step(self, view: StepView) -> np.ndarray:
+        """Power per present car [kW] from the current plan (re-planned when needed)."""
+        pr = self.problem
+        t = view.t
+        t0 = time.perf_counter()
+        called = False
+        # guarantees that lapse: deadline passed, or promised part delivered (the rest of the
+        # need, if any, becomes best effort: a change)
+        lapsed = False
+        for i in view.present:
+            if self.in_guarantee[i] and (
+                pr.deadline_step[i] <= t or view.delivered_kwh[i] >= self.promised_kwh[i] - EPS_KWH
+            ):
+                self.in_guarantee[i] = False
+                lapsed = lapsed or view.remaining_kwh[i] > EPS_KWH
+        changed = self.replan == "every" or lapsed or self._changed(t, view)
+        if view.arrived.size:
+            arrived = set(int(i) for i in view.arrived)
+            others = [int(i) for i in view.present if int(i) not in arrived]
+            for i in view.arrived:
+                i = int(i)
+                q0 = self.quotes
+                self.promised_kwh[i] = self._quote(i, t, view, others)
+                called = called or self.quotes > q0
+                self.in_guarantee[i] = self.promised_kwh[i] > EPS_KWH
+                others.append(i)
+        if changed:
+            self._replan(t, view)
+            called = called or bool(self._plan)
+        out = np.zeros(view.present.size)
+        k = t - self._plan_t0
+        for j, i in enumerate(view.present):
+            p = self._plan.get(int(i))
+            if p is not None and 0 <= k < p.size:
+                out[j] = p[k]
+        if called:
+            self.solve_seconds.append(time.perf_counter() - t0)
+        return out
+
+
+class OfflineOptimal:
+    """One engine plan of the whole window with every session known (real departures)."""
+
+    name = "offline"
+    respects_threshold = True
+
+    def __init__(self) -> None:
+        self.solve_seconds: list[float] = []
+
+    def reset(self, problem: ReplayProblem) -> None:
+        """Plan the whole window at once."""
+        self.problem = problem
+        t0 = time.perf_counter()
+        cars = [i for i in range(problem.n) if problem.demand_kwh[i] > EPS_KWH]
+        sc = _scenario(problem, 0, max(problem.horizon_steps, 1), cars)
+        specs = [
+            SessionSpec(id=str(i), cp=f"cp{i}", arrival_step=int(problem.arrival_step[i]),
+                        departure_step=int(problem.departure_step[i]), energy_kwh=float(problem.demand_kwh[i]))
+            for i in cars
+        ]
+        self.power = np.zeros((problem.n, problem.horizon_steps))
+        if specs:
+            cab = _plan_cabinet(sc, specs)
+            for i, sp in zip(cars, cab.sessions):
+                self.power[i] = sp.power_kw
+        self.solve_seconds = [time.perf_counter() - t0]
+
+    def step(self, view: StepView) -> np.ndarray:
+        """The plan's power at this step for the cars present [kW]."""
+        return self.power[view.present, view.t]

@@ -1,0 +1,97 @@
+"""Tie-breaking among the engine's optimal plans: which car takes the early capacity.
+
+The engine's stage 5 charges as early as possible *in aggregate* (the site load profile);
+which car charges at which step is a tie among optimal plans (every car's total and the
+load per step, hence every stage's optimum, are the same). For online re-planning that
+choice matters: energy left for later belongs to cars that can still wait, and a car with a
+late deadline can make room for cars that have not arrived yet, a car about to leave cannot.
+
+:func:`deadline_split` keeps the plan's load per step and every car's total and re-splits
+the load by a small transportation LP (HiGHS) minimising ``sum p[s,t] (t+1) / deadline_s``:
+each car charges early *relative to its own deadline*, the earliest deadlines first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["deadline_split"]
+
+
+def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarray) -> np.ndarray | None:
+    """Re-split a plan's load among its cars, each as early as possible within its deadline.
+
+    Parameters
+    ----------
+    power_kw : ndarray, shape (k, H)
+        The engine's plan for cars present from step 0 [kW].
+    deadline : ndarray of int
+        Each car's window end (exclusive) in plan steps.
+    max_kw : ndarray
+        Each car's rate limit [kW].
+
+    Returns
+    -------
+    ndarray or None
+        A plan with the same load per step and the same total per car [kW], or None when
+        the LP does not solve (then keep the engine's own split).
+    """
+    import highspy
+
+    from engine.lp_model import new_highs
+
+    k, H = power_kw.shape
+    if k <= 1:
+        return power_kw
+    p = np.clip(power_kw, 0.0, max_kw[:, None])
+    load = p.sum(axis=0)
+    total = p.sum(axis=1)
+    busy = load > 1e-9
+    hi = np.minimum(np.maximum(deadline.astype(np.int64), 0), H)
+    # one column per (car, busy step inside its window)
+    cols_car: list[np.ndarray] = []
+    cols_t: list[np.ndarray] = []
+    for s in range(k):
+        ts = np.flatnonzero(busy[: hi[s]])
+        cols_car.append(np.full(ts.size, s, dtype=np.int64))
+        cols_t.append(ts)
+    car = np.concatenate(cols_car)
+    tt = np.concatenate(cols_t)
+    n = car.size
+    if n == 0:
+        return p
+    steps = np.flatnonzero(busy)
+    row_of_t = np.full(H, -1, dtype=np.int64)
+    row_of_t[steps] = np.arange(steps.size)
+    n_rows = steps.size + k
+    # column-wise matrix: each column in its step's load row and its car's energy row
+    a_start = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
+    a_index = np.empty(2 * n, dtype=np.int32)
+    a_index[0::2] = row_of_t[tt]
+    a_index[1::2] = steps.size + car
+    a_value = np.ones(2 * n)
+    rhs = np.concatenate([load[steps], total])
+    lp = highspy.HighsLp()
+    lp.num_col_ = int(n)
+    lp.num_row_ = int(n_rows)
+    lp.col_cost_ = (tt + 1.0) / np.maximum(hi[car], 1)
+    lp.col_lower_ = np.zeros(n)
+    lp.col_upper_ = max_kw[car].astype(float)
+    slack = 1e-9 * (1.0 + rhs)
+    lp.row_lower_ = rhs - slack
+    lp.row_upper_ = rhs + slack
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = int(n)
+    lp.a_matrix_.num_row_ = int(n_rows)
+    lp.a_matrix_.start_ = a_start
+    lp.a_matrix_.index_ = a_index
+    lp.a_matrix_.value_ = a_value
+    h = new_highs()
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    x = np.clip(np.asarray(h.getSolution().col_value, dtype=float), 0.0, max_kw[car])
+    out = np.zeros((k, H))
+    out[car, tt] = x
+    return out
