@@ -174,38 +174,39 @@ def asset_details(site: Site, asset_id: str) -> None:
     st.table(pd.DataFrame({"": list(facts.keys()), "value": [str(v) for v in facts.values()]}).set_index(""))
 
 
-def _write_chain(action: str, fn, *args) -> None:
+def _write_chain(action: str, fn, *args) -> tuple[str, str]:
     ch = ui.chain()
-    if ch.ledger is None:
-        st.info(f"Saved. Chain {ch.mode}: not written on chain.")
-        return
     try:
         with ch.lock:
             rec = fn(*args)
     except LedgerError as exc:
-        st.error(f"Saved, but the chain refused {action}: {exc.reason or exc}")
-        return
-    st.success(f"Saved and written to SC1 ({action}): tx `{rec.tx_hash}` in block {rec.block_number}")
+        return "error", f"Saved, but the chain refused {action}: {exc.reason or exc}"
+    return "success", f"Saved and written to SC1 ({action}): tx `{rec.tx_hash}` in block {rec.block_number}"
 
 
 def _apply(action: str, edit, chain_call) -> None:
-    """Validate and save an edit (errors name the field), then write it on chain."""
+    """Validate and save an edit (errors name the field), write it on chain, redraw the page."""
     try:
-        old, new = ui.site_store().update(edit)
+        _, new = ui.site_store().update(edit)
     except SiteError as exc:
         st.error(f"Not saved - {exc}")
         return
     ch = ui.chain()
-    if ch.ledger is not None and chain_call is not None:
-        _write_chain(action, *chain_call(new))
+    if ch.ledger is not None:
+        msg = _write_chain(action, *chain_call(new))
         ui.mark_synced(new)
     else:
-        st.info(f"Saved. Chain {ch.mode}: not written on chain.")
+        msg = ("info", f"Saved. Chain {ch.mode}: not written on chain.")
+    st.session_state["edit_msg"] = msg
+    st.rerun()  # the map, the groups table and the forms show the saved site
 
 
 def edits(site: Site) -> None:
     cab_ids = [c.id for c in site.cabinets]
     asset_ids = [a.id for a in site.assets]
+    msg = st.session_state.pop("edit_msg", None)
+    if msg:
+        getattr(st, msg[0])(msg[1])
     t_add, t_move, t_wire, t_thr = st.tabs(["Add an asset", "Move an asset", "Re-wire to a cabinet", "Threshold"])
     with t_add, st.form("add_asset"):
         c1, c2, c3 = st.columns(3)

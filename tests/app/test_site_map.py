@@ -1,0 +1,137 @@
+"""pages/site_map.py: groups table, selection, filter, each edit saved + on chain, errors naming the field."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "site_map.py")
+
+
+@pytest.fixture
+def chain_off(monkeypatch):
+    monkeypatch.setenv("EV_CHAIN", "off")
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _saved() -> dict:
+    return json.loads((Path(os.environ["EV_STATE_DIR"]) / "site.json").read_text())
+
+
+def _groups(at) -> dict:
+    df = at.dataframe[0].value
+    return {r["cabinet"]: r for r in df.to_dict("records")}
+
+
+def _text(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_groups_table_and_deck(chain_off):
+    at = _page()
+    g = _groups(at)
+    assert list(g) == ["CC-POD", "AV-POD", "AB-PANEL", "BC-NORTH", "BC-SOUTH", "CA-WEST", "CA-EAST"]
+    assert g["CC-POD"]["threshold_kw"] == pytest.approx(16.64) and g["CC-POD"]["charge_points"] == 8
+    assert "CA-322" in g["CC-POD"]["members"]
+    assert g["BC-NORTH"]["pv_kwp"] == 20 and g["BC-SOUTH"]["battery_kwh"] == 60
+    assert g["AB-PANEL"]["other_load_kw"] == 6 and "LIGHT-1" in g["AB-PANEL"]["members"]
+    spec = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    assert "carto" not in json.dumps(spec).lower() and "mapbox" not in json.dumps(spec).lower()
+    layers = {layer["id"]: layer for layer in spec["layers"]}
+    assert {"deck", "groups", "cables", "equipment", "charge_points", "labels"} <= set(layers)
+    assert len(layers["charge_points"]["data"]) == 54
+    assert len(layers["cables"]["data"]) == 61
+
+
+def test_filter_and_seeded_selection(chain_off):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["asset_pick"] = "CA-303"
+    at.run()
+    details = _text(at.markdown)
+    assert "Charge point CA-303" in details
+    table = at.table[0].value
+    assert table.loc["cabinet", "value"] == "AB-PANEL"
+    assert table.loc["rated power [kW]", "value"] == "6.656"
+    at.multiselect(key="cab_filter").set_value(["CC-POD"]).run()
+    assert at.selectbox(key="asset_pick").value is None  # CA-303 is filtered out
+    assert set(at.selectbox(key="asset_pick").options) == {"CC-POD", "CA-322", "CA-493", "CA-496", "CA-320",
+                                                           "CA-495", "CA-321", "CA-323", "CA-494"}
+    spec = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    assert len(next(ly for ly in spec["layers"] if ly["id"] == "charge_points")["data"]) == 8
+
+
+def test_edit_errors_name_the_field(chain_off):
+    at = _page()
+    at.number_input(key="thr_kw").set_value(-3.0)
+    at.button(key="FormSubmitter:threshold-Set threshold").click().run()
+    assert "threshold_kw" in _text(at.error) and "Not saved" in _text(at.error)
+    at.selectbox(key="move_id").set_value("CA-303")
+    at.number_input(key="move_lat").set_value(95.0)
+    at.button(key="FormSubmitter:move_asset-Move asset").click().run()
+    assert "lat" in _text(at.error) and "latitude" in _text(at.error)
+    at.text_input(key="add_id").set_value("CA-303")
+    at.button(key="FormSubmitter:add_asset-Add asset").click().run()
+    assert "id: duplicate id 'CA-303'" in _text(at.error)
+    at.text_input(key="add_id").set_value("PV-X")
+    at.selectbox(key="add_kind").set_value("pv_inverter")
+    at.number_input(key="add_rated").set_value(0.0)
+    at.button(key="FormSubmitter:add_asset-Add asset").click().run()
+    assert "rated_kw" in _text(at.error)
+    assert not (Path(os.environ["EV_STATE_DIR"]) / "site.json").exists()  # nothing was saved
+
+
+def test_edits_are_saved_change_the_groups_and_go_on_chain():
+    at = _page()
+    from pages import ui
+
+    assert len(ui.chain().ledger.read_registry()) == 61  # synced on the first run
+    # threshold
+    at.selectbox(key="thr_cabinet").set_value("CC-POD")
+    at.number_input(key="thr_kw").set_value(20.0)
+    at.button(key="FormSubmitter:threshold-Set threshold").click().run()
+    assert "written to SC1 (set_threshold): tx `0x" in _text(at.success), _text(at.error)
+    assert _saved()["cabinets"][0]["threshold_kw"] == 20.0
+    assert _groups(at)["CC-POD"]["threshold_kw"] == 20.0
+    # re-wire CA-303 from AB-PANEL to CC-POD
+    at.selectbox(key="wire_id").set_value("CA-303")
+    at.selectbox(key="wire_cabinet").set_value("CC-POD")
+    at.button(key="FormSubmitter:rewire_asset-Re-wire asset").click().run()
+    assert "(move_asset): tx `0x" in _text(at.success), _text(at.error)
+    g = _groups(at)
+    assert g["CC-POD"]["charge_points"] == 9 and g["AB-PANEL"]["charge_points"] == 9
+    # move on the map
+    at.selectbox(key="move_id").set_value("PV-N1")
+    at.number_input(key="move_lat").set_value(34.13701)
+    at.number_input(key="move_lon").set_value(-118.12490)
+    at.button(key="FormSubmitter:move_asset-Move asset").click().run()
+    assert "(move_asset): tx `0x" in _text(at.success), _text(at.error)
+    # add a PV inverter
+    at.text_input(key="add_id").set_value("PV-E1")
+    at.selectbox(key="add_kind").set_value("pv_inverter")
+    at.selectbox(key="add_cabinet").set_value("CA-EAST")
+    at.number_input(key="add_rated").set_value(9.0)
+    at.button(key="FormSubmitter:add_asset-Add asset").click().run()
+    assert "(register_asset): tx `0x" in _text(at.success), _text(at.error)
+    saved = {a["id"]: a for a in _saved()["assets"]}
+    assert saved["CA-303"]["cabinet"] == "CC-POD" and saved["PV-N1"]["lat"] == pytest.approx(34.13701)
+    assert saved["PV-E1"]["cabinet"] == "CA-EAST" and saved["PV-E1"]["kind"] == "pv_inverter"
+    # the chain holds the edits, and the details panel shows the registration
+    ledger = ui.chain().ledger
+    assert ledger.get_cabinet("CC-POD").threshold_kw == pytest.approx(20.0)
+    assert ledger.get_asset("CA-303").cabinet == "CC-POD"
+    at.session_state["asset_pick"] = "PV-E1"
+    at.run()
+    t = at.table[0].value
+    assert t.loc["asset key (SC1)", "value"].startswith("0x")
+    assert t.loc["registered in tx", "value"].startswith("0x")
+    assert t.loc["last status on chain", "value"].startswith("none yet")
