@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="TOU tariff in data/tariffs for energy_cost (default sce_tou_ev_8_june_2019)")
     p.add_argument("--replan", default="events", choices=("events", "every"),
                    help="mpc re-plans on events (arrival, early departure, passed deadline; default) or every step")
+    p.add_argument("--mpc-prices", action="store_true",
+                   help="give mpc the tariff (engine stage 4 minimises cost online); default price-blind")
+    p.add_argument("--tiebreak", default="deadline", choices=("deadline", "engine"),
+                   help="how mpc splits the planned load among cars (default deadline)")
     p.add_argument("--detail", metavar="FILE",
                    help="also write per-session results and the load series as JSON to FILE")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -155,7 +159,8 @@ def _run(args: argparse.Namespace) -> int:
     say(f"{window.n} sessions from {window.start.date()} for {args.days} day(s); "
         f"{rep.skipped_total()} skipped {rep.skipped or ''} clipped {rep.clipped or ''}")
     config = ReplayConfig(threshold_kw=args.threshold_kw, rated_kw=args.rated_kw, departure=args.departure,
-                          tariff=tariff, replan=args.replan)
+                          tariff=tariff, replan=args.replan, mpc_prices=args.mpc_prices,
+                          tiebreak=args.tiebreak)
     algos = list(ALGORITHMS) if args.algorithm == "all" else [args.algorithm]
     results = []
     for name in algos:

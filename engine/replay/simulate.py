@@ -61,6 +61,10 @@ class ReplayConfig:
     replan : {"events", "every"}
         When ``mpc`` re-plans: only when something changes (default, shown equivalent in
         the tests) or at every step.
+    mpc_prices : bool
+        Give ``mpc`` the tariff (engine stage 4 minimises cost online); default price-blind.
+    tiebreak : {"deadline", "engine"}
+        How ``mpc`` splits the planned load among cars (see :mod:`engine.replay.mpc`).
     """
 
     threshold_kw: float = DEFAULT_THRESHOLD_KW
@@ -68,6 +72,8 @@ class ReplayConfig:
     departure: str = "actual"
     tariff: str | None = DEFAULT_TARIFF
     replan: str = "events"
+    mpc_prices: bool = False
+    tiebreak: str = "deadline"
 
     def validate(self) -> None:
         """Raise :class:`ReplayError` naming the option that is wrong."""
@@ -79,6 +85,8 @@ class ReplayConfig:
             raise ReplayError("--departure", "must be actual or estimated")
         if self.replan not in ("events", "every"):
             raise ReplayError("--replan", "must be events or every")
+        if self.tiebreak not in ("deadline", "engine"):
+            raise ReplayError("--tiebreak", "must be deadline or engine")
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,7 +295,10 @@ def run_replay(
     if algorithm not in ALGORITHMS:
         raise ReplayError("--algorithm", f"unknown algorithm {algorithm!r} (choose from {', '.join(ALGORITHMS)})")
     problem = build_problem(window, config)
-    options = {"replan": config.replan} if algorithm == "mpc" else {}
+    options = (
+        {"replan": config.replan, "prices": config.mpc_prices, "tiebreak": config.tiebreak}
+        if algorithm == "mpc" else {}
+    )
     strategy = make_strategy(algorithm, **options)
     power, wall = simulate(problem, strategy, progress)
     load = power.sum(axis=0)
@@ -330,6 +341,8 @@ def replay(
     demand: str = "delivered",
     tariff: str | None = DEFAULT_TARIFF,
     replan: str = "events",
+    mpc_prices: bool = False,
+    tiebreak: str = "deadline",
     progress: Progress | None = None,
 ) -> ReplayResult:
     """Load sessions and replay them through one strategy (the one-call API).
@@ -358,6 +371,10 @@ def replay(
         Tariff name, or None.
     replan : {"events", "every"}
         ``mpc`` re-planning policy.
+    mpc_prices : bool
+        Give ``mpc`` the tariff.
+    tiebreak : {"deadline", "engine"}
+        ``mpc``'s split of the planned load among cars.
     progress : callable, optional
 
     Returns
@@ -365,7 +382,7 @@ def replay(
     ReplayResult
     """
     config = ReplayConfig(threshold_kw=threshold_kw, rated_kw=rated_kw, departure=departure,
-                          tariff=tariff, replan=replan)
+                          tariff=tariff, replan=replan, mpc_prices=mpc_prices, tiebreak=tiebreak)
     config.validate()
     window = load_window(sessions, start, days, step_minutes, rated_kw, demand)
     return run_replay(window, algorithm, config, progress)

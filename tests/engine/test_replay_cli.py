@@ -1,0 +1,76 @@
+"""`python -m engine replay`: one JSON object on stdout, exit 2 naming a bad option."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.replay.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC_KEYS = ["algorithm", "sessions", "requested_kwh", "delivered_kwh", "energy_delivered_pct",
+             "demands_met_pct", "peak_kw", "overload_kwh", "energy_cost", "solve_ms_median", "wall_seconds"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine", "replay", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_prints_one_kpi_object():
+    r = _cli("--start", "2019-05-06", "--threshold-kw", "30", "--algorithm", "mpc")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)  # exactly one JSON document
+    assert r.stdout.count("\n") == 1
+    assert list(out) == SPEC_KEYS
+    assert out["algorithm"] == "mpc" and out["sessions"] == 38 and out["overload_kwh"] == 0.0
+    assert "mpc 100%" in r.stderr  # progress goes to stderr
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["--days", "x"], "--days"),
+        (["--days", "0"], "--days"),
+        (["--step-minutes", "7"], "--step-minutes"),
+        (["--threshold-kw", "-5"], "--threshold-kw"),
+        (["--threshold-kw", "nan"], "--threshold-kw"),
+        (["--rated-kw", "0"], "--rated-kw"),
+        (["--departure", "soon"], "--departure"),
+        (["--algorithm", "fifo"], "--algorithm"),
+        (["--start", "2019-02-30"], "--start"),
+        (["--sessions", "/no/such.csv"], "--sessions"),
+        (["--tariff", "free"], "--tariff"),
+        (["--demand", "wish"], "--demand"),
+    ],
+)
+def test_bad_option_exits_2_naming_it(args, option, capsys):
+    assert main(args + ["--quiet"]) == 2
+    err = capsys.readouterr()
+    assert err.out == ""
+    lines = err.err.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0], err.err
+
+
+def test_bad_option_via_module_entry_point():
+    r = _cli("--bogus")
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "--bogus" in r.stderr
+
+
+def test_all_algorithms_detail_and_sessions_file(tmp_path, capsys):
+    src = ROOT / "data" / "acn" / "jpl" / "2019-05-01 2019-08-31.csv.gz"
+    detail = tmp_path / "detail.json"
+    rc = main(["--sessions", str(src), "--start", "2019-05-06", "--step-minutes", "15", "--threshold-kw", "60",
+               "--algorithm", "all", "--tariff", "none", "--detail", str(detail), "--quiet"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    names = [k["algorithm"] for k in out["results"]]
+    assert names == ["uncontrolled", "round_robin", "edf", "llf", "mpc", "offline"]
+    assert all(k["energy_cost"] == 0.0 for k in out["results"])
+    d = json.loads(detail.read_text())
+    assert len(d["results"]) == 6 and d["results"][0]["sessions"][0]["station_id"].startswith("AG-")
+    assert len(d["results"][0]["load"]) == 96

@@ -1,0 +1,128 @@
+"""ACN loader: row validation, the LoadReport, window selection on the step grid."""
+from __future__ import annotations
+
+import gzip
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.replay.loader import (
+    DATA_DIR,
+    ReplayError,
+    default_paths,
+    load_window,
+    read_sessions,
+    select_window,
+)
+
+HEADER = ("arrival,departure,requested_energy (kWh),delivered_energy (kWh),station_id,session_id,"
+          "estimated_departure,claimed\n")
+
+
+def _csv(tmp_path: Path, rows: list[str], name: str = "s.csv", gz: bool = False) -> Path:
+    text = HEADER + "".join(r + "\n" for r in rows)
+    p = tmp_path / (name + (".gz" if gz else ""))
+    if gz:
+        p.write_bytes(gzip.compress(text.encode()))
+    else:
+        p.write_text(text)
+    return p
+
+
+GOOD = "2019-05-06 08:00:00-07:00,2019-05-06 12:00:00-07:00,10.0,8.0,CA-301,s1,2019-05-06 11:00:00-07:00,True"
+
+
+def test_shipped_data_and_licence_present():
+    assert (DATA_DIR / "LICENSE.CC-BY-4.0").exists()
+    assert "Lee, T. Li, S. H. Low" in (DATA_DIR / "README.md").read_text()
+    assert len(default_paths("caltech")) == 4 and len(default_paths("jpl")) == 4
+
+
+def test_every_bad_row_is_skipped_and_counted(tmp_path):
+    rows = [
+        GOOD,
+        "not a time,2019-05-06 12:00:00-07:00,10,8,CA-302,s2,2019-05-06 11:00:00-07:00,True",
+        "2019-05-06 12:00:00-07:00,2019-05-06 08:00:00-07:00,10,8,CA-303,s3,2019-05-06 11:00:00-07:00,True",
+        "2019-05-06 08:00:00-07:00,2019-05-06 12:00:00-07:00,-1,8,CA-304,s4,2019-05-06 11:00:00-07:00,True",
+        "2019-05-06 08:00:00-07:00,2019-05-06 12:00:00-07:00,10,nan,CA-305,s5,2019-05-06 11:00:00-07:00,True",
+        "2019-05-06 08:00:00-07:00,2019-05-06 12:00:00-07:00,10,8,11900388,s6,2019-05-06 11:00:00-07:00,True",
+        GOOD.replace("CA-301", "CA-306"),  # duplicate session id s1
+        "2019-05-06 08:00:00-07:00,2019-05-08 12:00:00-07:00,30,20,CA-307,s7,2019-05-06 17:00:00-07:00,False",
+    ]
+    sessions, rep = read_sessions([_csv(tmp_path, rows, gz=True)])
+    assert rep.rows_read == 8 and rep.rows_valid == 2 == len(sessions)
+    assert rep.skipped == {
+        "unparseable": 1,
+        "departure <= arrival": 1,
+        "negative or NaN energy": 2,
+        "unknown station format": 1,
+        "duplicate session_id": 1,
+    }
+    long = [s for s in sessions if s.session_id == "s7"][0]
+    assert long.clipped_24h and (long.departure - long.arrival).total_seconds() == 24 * 3600
+    assert not long.claimed
+
+
+def test_missing_file_and_column_name_the_option(tmp_path):
+    with pytest.raises(ReplayError, match="^--sessions: no such file"):
+        read_sessions([tmp_path / "nope.csv"])
+    p = tmp_path / "bad.csv"
+    p.write_text("arrival,departure\n")
+    with pytest.raises(ReplayError, match="^--sessions: .*missing column"):
+        read_sessions([p])
+
+
+def test_window_steps_rounding_and_demand(tmp_path):
+    rows = [
+        # arrives 08:02 -> step ceil(96.4)=97; leaves 12:03 -> floor(144.6)=144
+        "2019-05-06 08:02:00-07:00,2019-05-06 12:03:00-07:00,10.0,8.0,CA-301,a,2019-05-06 11:00:00-07:00,True",
+        # spans midnight: kept, departure clipped to the one-day window's end
+        "2019-05-06 22:00:00-07:00,2019-05-07 06:00:00-07:00,12.0,9.0,CA-302,b,2019-05-07 07:00:00-07:00,True",
+        # shorter than one step after rounding
+        "2019-05-06 09:01:00-07:00,2019-05-06 09:04:00-07:00,1.0,0.1,CA-303,c,2019-05-06 09:04:00-07:00,True",
+        # outside the window
+        "2019-05-07 09:00:00-07:00,2019-05-07 10:00:00-07:00,1.0,0.1,CA-304,d,2019-05-07 10:00:00-07:00,True",
+        # needs more than 6.6 kW x 1 h: demand lowered to the rate
+        "2019-05-06 10:00:00-07:00,2019-05-06 11:00:00-07:00,20.0,15.0,CA-305,e,2019-05-06 11:00:00-07:00,True",
+    ]
+    sessions, rep = read_sessions([_csv(tmp_path, rows)])
+    w = select_window(sessions, rep, date(2019, 5, 6), 1, 5, 6.6, "delivered")
+    assert w.horizon_steps == 288 and w.session_ids == ["a", "e", "b"]
+    assert list(w.arrival_step) == [97, 120, 264]
+    assert list(w.departure_step) == [144, 132, 288]
+    assert list(w.estimated_step) == [132, 132, 288]  # b's estimate after the window: clipped
+    assert w.demand_kwh == pytest.approx([8.0, 6.6, 9.0])
+    assert w.report.skipped == {"shorter than one step": 1}
+    assert w.report.clipped == {"clipped_window_end": 1, "demand_clipped_to_rate": 1}
+    assert w.report.in_window == 4
+    req = select_window(sessions, rep, date(2019, 5, 6), 1, 5, 6.6, "requested", force_feasible=False)
+    assert req.demand_kwh == pytest.approx([10.0, 20.0, 12.0])
+    two = select_window(sessions, rep, date(2019, 5, 6), 2, 15, 6.6, "delivered")
+    assert two.horizon_steps == 192 and "d" in two.session_ids
+    assert two.departure_step[two.session_ids.index("b")] == 4 * 30  # real departure kept
+
+
+def test_dst_days_have_their_real_length():
+    w = load_window(None, "2019-11-03")
+    assert w.horizon_steps == 300  # 25 h
+    assert w.step_times()[-1].utcoffset().total_seconds() == -8 * 3600
+    w = load_window(None, "2020-03-08")
+    assert w.horizon_steps == 276  # 23 h
+
+
+def test_real_day_loads_and_bad_options():
+    w = load_window(None, "2019-05-06")
+    assert w.n == 38 and w.report.skipped.get("unknown station format", 0) > 0
+    assert np.all(w.departure_step > w.arrival_step) and np.all(w.demand_kwh >= 0)
+    with pytest.raises(ReplayError, match="^--start"):
+        load_window(None, "2019-02-30")
+    with pytest.raises(ReplayError, match="^--days"):
+        load_window(None, "2019-05-06", days=0)
+    with pytest.raises(ReplayError, match="^--step-minutes"):
+        load_window(None, "2019-05-06", step_minutes=7)
+    with pytest.raises(ReplayError, match="^--demand"):
+        load_window(None, "2019-05-06", demand="wished")
+    with pytest.raises(ReplayError, match="^--site"):
+        default_paths("mars")
