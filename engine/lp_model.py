@@ -25,8 +25,6 @@ change the cost vector, add a row and re-run the simplex from the previous basis
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -347,26 +345,15 @@ def build_model(inp: CabinetInput, *, with_import: bool, with_fairness: bool) ->
 
 
 def new_highs() -> highspy.Highs:
-    """A silent HiGHS instance (nothing may reach stdout: the CLI prints JSON there)."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        fd = -1
-    if fd >= 0:
-        sys.stdout.flush()
-        saved = os.dup(fd)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, fd)
-        try:
-            h = highspy.Highs()
-            h.setOptionValue("output_flag", False)
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            os.close(devnull)
-    else:
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+    """A silent HiGHS instance (nothing may reach stdout: the CLI prints JSON there).
+
+    highspy 1.15 prints nothing when constructed; its banner and logs appear only on a
+    run with ``output_flag`` on, which is switched off here before any model is passed.
+    (File descriptor 1 is deliberately not redirected: the planner builds instances
+    in parallel threads, and the app's server shares the descriptor.)
+    """
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
     h.setOptionValue("log_to_console", False)
     return h
 
