@@ -520,3 +520,28 @@ def load_window(
         _CACHE[key] = read_sessions(files)
     sessions, report = _CACHE[key]
     return select_window(sessions, report, start, days, step_minutes, rated_kw, demand, force_feasible)
+
+
+def data_range(paths: Sequence[str | Path] | None = None, tz: ZoneInfo = ACN_TZ) -> tuple[date, date]:
+    """First and last local arrival date in session files (for date pickers).
+
+    Parameters
+    ----------
+    paths : sequence of path, optional
+        Session files; default the shipped Caltech files.
+    tz : ZoneInfo
+        Site time zone.
+
+    Returns
+    -------
+    (date, date)
+        First and last day with a valid session.
+    """
+    files = [Path(p) for p in paths] if paths else default_paths("caltech")
+    key = tuple((str(p.resolve()), p.stat().st_mtime_ns if p.exists() else -1) for p in files)
+    if key not in _CACHE:
+        _CACHE[key] = read_sessions(files)
+    sessions = _CACHE[key][0]
+    if not sessions:
+        raise ReplayError("--sessions", "no valid session in the files")
+    return sessions[0].arrival.astimezone(tz).date(), sessions[-1].arrival.astimezone(tz).date()
