@@ -154,8 +154,13 @@ class CabinetModel:
         ``p`` columns of session s are ``p_off[s]:p_off[s+1]``.
     p_sess, p_t : ndarray
         Session index and step of every ``p`` column.
-    c, d, e, o, imp : ndarray or None
+    c, d, e, o : ndarray or None
         Column indices per step (``None`` when absent).
+    imp : ndarray or None
+        Import columns, one per step of ``imp_t`` (``None`` without the cost stage).
+    imp_t : ndarray
+        Steps that have an import column: every step with a battery, else the steps
+        where PV exceeds the other load (elsewhere import = net load >= 0).
     z : int
         Column of the fairness variable, ``-1`` when absent.
     fair : ndarray of bool
@@ -176,6 +181,7 @@ class CabinetModel:
     e: np.ndarray | None
     o: np.ndarray
     imp: np.ndarray | None
+    imp_t: np.ndarray
     z: int
     fair: np.ndarray
     col_lower: np.ndarray
@@ -190,6 +196,29 @@ class CabinetModel:
     def n_p(self) -> int:
         """Number of ``p`` columns."""
         return int(self.p_off[-1])
+
+    def cost_objective(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """The energy cost as ``coef . x[cols] + const`` [currency].
+
+        Returns
+        -------
+        cols : ndarray
+            Import columns, then the ``p`` columns at steps without an import column.
+        coef : ndarray
+            ``price[t] * dt`` for each of them [currency/kW].
+        const : float
+            Cost of the other load minus PV at steps without an import column [currency].
+        """
+        inp = self.inp
+        price, dt = inp.price_per_kwh, inp.dt
+        has = np.zeros(inp.horizon_steps, dtype=bool)
+        has[self.imp_t] = True
+        imp = self.imp if self.imp is not None else np.zeros(0, dtype=np.int64)
+        pm = ~has[self.p_t]
+        cols = np.concatenate([imp, np.flatnonzero(pm)])
+        coef = np.concatenate([price[self.imp_t] * dt, price[self.p_t[pm]] * dt])
+        const = float(np.sum((price * inp.base_load_kw * dt)[~has]))
+        return cols, coef, const
 
 
 def build_model(inp: CabinetInput, *, with_import: bool, with_fairness: bool) -> CabinetModel:
@@ -233,11 +262,18 @@ def build_model(inp: CabinetInput, *, with_import: bool, with_fairness: bool) ->
     lower.append(np.zeros(T))
     upper.append(np.full(T, INF))
     imp = None
+    imp_t = np.zeros(0, dtype=np.int64)
     if with_import:
-        imp = col + steps
-        col += T
-        lower.append(np.zeros(T))
-        upper.append(np.full(T, INF))
+        # import variables only where net load can be negative (battery, or PV above the
+        # other load); elsewhere import = net >= 0 is linear in the EV powers already
+        if bat is not None:
+            imp_t = steps.copy()
+        else:
+            imp_t = np.flatnonzero(inp.pv_kw > inp.other_load_kw).astype(np.int64)
+        imp = col + np.arange(imp_t.size, dtype=np.int64)
+        col += imp_t.size
+        lower.append(np.zeros(imp_t.size))
+        upper.append(np.full(imp_t.size, INF))
     fair = (inp.energy_kwh > 0) if with_fairness else np.zeros(S, dtype=bool)
     z = -1
     if fair.any():
@@ -271,16 +307,19 @@ def build_model(inp: CabinetInput, *, with_import: bool, with_fairness: bool) ->
     rup.append(inp.threshold_kw - base)
     nrow = T
     # import rows
-    if imp is not None:
+    if imp is not None and imp_t.size:
         r0 = nrow
-        add(r0 + steps, imp, 1.0)
-        add(r0 + p_t, p_cols, -1.0)
+        row_of = np.full(T, -1, dtype=np.int64)
+        row_of[imp_t] = r0 + np.arange(imp_t.size)
+        add(r0 + np.arange(imp_t.size), imp, 1.0)
+        pm = row_of[p_t] >= 0
+        add(row_of[p_t[pm]], p_cols[pm], -1.0)
         if bat is not None:
             add(r0 + steps, c, -1.0)
             add(r0 + steps, d, 1.0)
-        rlo.append(base.copy())
-        rup.append(np.full(T, INF))
-        nrow += T
+        rlo.append(base[imp_t].copy())
+        rup.append(np.full(imp_t.size, INF))
+        nrow += imp_t.size
     # energy rows
     r0 = nrow
     add(r0 + p_sess, p_cols, dt)
@@ -332,6 +371,7 @@ def build_model(inp: CabinetInput, *, with_import: bool, with_fairness: bool) ->
         e=e,
         o=o,
         imp=imp,
+        imp_t=imp_t,
         z=z,
         fair=fair,
         col_lower=np.concatenate(lower),
@@ -390,6 +430,10 @@ class LpHandle:
     ) -> None:
         self.h = new_highs()
         self.h.setOptionValue("solver", "simplex")
+        # presolve off: measured faster on these models (the crash basis is good), and
+        # HiGHS 1.15's presolve can misjudge a model whose bounds sit within ~1e-7 of
+        # each other as infeasible
+        self.h.setOptionValue("presolve", "off")
         self.n_col = int(n_col)
         self.n_row = int(n_row)
         self._all = np.arange(self.n_col, dtype=np.int32)
@@ -459,7 +503,7 @@ class LpHandle:
     def solve(self) -> float:
         """Run the simplex (warm from the current basis) and return the optimum.
 
-        The first run is HiGHS's default (presolve + dual simplex). Later runs restart
+        The first run is HiGHS's dual simplex from a crash basis (no presolve). Later runs restart
         from the basis: after a cost change with the primal simplex (the basis is still
         primal feasible, often already optimal), after a bound change with the dual
         simplex (the basis is still dual feasible).
@@ -477,9 +521,6 @@ class LpHandle:
         status = self.h.getModelStatus()
         if status != _OPTIMAL:
             # numerical rescue: retry from scratch, then with the stage rows widened
-            # (presolve off: HiGHS's presolve can misjudge a model whose bounds sit
-            # within ~1e-7 of each other as infeasible)
-            self.h.setOptionValue("presolve", "off")
             for rel in (0.0, 1e-7, 1e-6):
                 if rel:
                     self._relax_extra_rows(rel)

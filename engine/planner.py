@@ -368,8 +368,9 @@ def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True
         mix[:N] -= dt
         if m.z >= 0:
             mix[m.z] -= PRELUDE_FAIRNESS
-        if has_price and m.imp is not None:
-            mix[m.imp] += PRELUDE_COST / float(inp.price_per_kwh.max()) * inp.price_per_kwh * dt
+        if has_price:
+            ccols, ccoef, _ = m.cost_objective()
+            mix[ccols] += PRELUDE_COST / float(inp.price_per_kwh.max()) * ccoef
         if early:
             mix += PRELUDE_EARLY * _early_cost(m, n_col)
     st = stage_overload_and_guarantees(m, mix)
@@ -387,8 +388,9 @@ def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True
     if need_fair and stages["delivered_kwh"] < total_req - stage_tolerance(total_req):
         stages["min_fraction"] = _stage(lp, np.array([m.z]), np.ones(1), maximise=True)
     # stage 4: cost
-    if has_price and m.imp is not None:
-        stages["energy_cost"] = _stage(lp, m.imp, inp.price_per_kwh * dt, maximise=False)
+    if has_price:
+        ccols, ccoef, const = m.cost_objective()
+        stages["energy_cost"] = _stage(lp, ccols, ccoef, maximise=False) + const
     # stage 5: early charging (or a plain feasible point when nothing was solved)
     if early or lp.solves == 0:
         lp.set_cost(_early_cost(m, lp.n_col) if early else np.zeros(lp.n_col))
@@ -560,8 +562,11 @@ def plan(scenario: Scenario, *, early: bool = True, workers: int | None = None) 
         by_cab[cp_cab[s.cp]].append(s)
     inputs = [cabinet_input(scenario, c.id, by_cab[c.id]) for c in scenario.cabinets]
     n_workers = _workers(len(inputs)) if workers is None else max(1, min(workers, len(inputs)))
-    # largest first so that the pool stays busy
-    order = sorted(range(len(inputs)), key=lambda i: -int(np.maximum(inputs[i].hi - inputs[i].lo, 0).sum()))
+    # hardest first so that the pool stays busy (a battery roughly triples the pivots)
+    def work(inp: CabinetInput) -> float:
+        return float(np.maximum(inp.hi - inp.lo, 0).sum()) * (3.0 if inp.battery is not None else 1.0)
+
+    order = sorted(range(len(inputs)), key=lambda i: -work(inputs[i]))
     results: list[CabinetPlan | None] = [None] * len(inputs)
     if n_workers > 1 and len(inputs) > 1:
         with ThreadPoolExecutor(max_workers=n_workers) as pool:
