@@ -137,15 +137,18 @@ def _kpi_section(results: dict[str, ReplayResult]) -> pd.DataFrame:
     st.caption(f"Deltas against {_label(ref)}.")
     cols = st.columns(len(results))
     base = results[ref].kpis
+
+    def delta(a: str, key: str, unit: str, digits: int) -> str | None:
+        d = results[a].kpis[key] - base[key]
+        return None if a == ref or abs(d) < 0.5 * 10 ** -digits else f"{d:+.{digits}f} {unit}"
+
     for col, (a, r) in zip(cols, results.items()):
         k = r.kpis
         with col:
             st.metric(f"{_label(a)}: energy delivered", f"{k['energy_delivered_pct']:.2f} %",
-                      delta=None if a == ref else f"{k['energy_delivered_pct'] - base['energy_delivered_pct']:+.2f} pp")
-            st.metric("Demands met", f"{k['demands_met_pct']:.1f} %",
-                      delta=None if a == ref else f"{k['demands_met_pct'] - base['demands_met_pct']:+.1f} pp")
-            st.metric("Peak", f"{k['peak_kw']:.1f} kW",
-                      delta=None if a == ref else f"{k['peak_kw'] - base['peak_kw']:+.1f} kW", delta_color="inverse")
+                      delta=delta(a, "energy_delivered_pct", "pp", 2))
+            st.metric("Demands met", f"{k['demands_met_pct']:.1f} %", delta=delta(a, "demands_met_pct", "pp", 1))
+            st.metric("Peak", f"{k['peak_kw']:.1f} kW", delta=delta(a, "peak_kw", "kW", 1), delta_color="inverse")
     st.dataframe(shown, hide_index=True, key="replay_kpi_table")
     return kpis
 
@@ -240,7 +243,10 @@ def _sweep(inp: dict) -> None:
                           height=380, margin={"t": 50, "b": 40})
         with col:
             st.plotly_chart(fig, key=f"replay_sweep_{key}")
-    st.dataframe(df.rename(columns=KPI_COLUMNS), hide_index=True, key="replay_sweep_table")
+    table = df.assign(algorithm=[_label(str(a)) for a in df["algorithm"]])
+    table = table[["threshold_kw"] + [c for c in table.columns if c != "threshold_kw"]]
+    st.dataframe(table.rename(columns={**KPI_COLUMNS, "threshold_kw": "Threshold [kW]"}), hide_index=True,
+                 key="replay_sweep_table")
 
 
 def _export(results: dict[str, ReplayResult], kpis: pd.DataFrame, inp: dict) -> None:

@@ -64,13 +64,15 @@ def test_threshold_sweep_runs_behind_its_button():
     at.number_input(key="replay_sweep_points").set_value(3)
     at.button(key="replay_sweep_button").click().run()
     assert not at.exception, at.exception
-    sweep = [d.value for d in at.dataframe if "threshold_kw" in d.value.columns][0]
-    assert sorted(set(sweep["threshold_kw"])) == [20.0, 30.0, 40.0]
-    assert len(sweep) == 6
+    sweep = [d.value for d in at.dataframe if "Threshold [kW]" in d.value.columns][0]
+    assert sorted(set(sweep["Threshold [kW]"])) == [20.0, 30.0, 40.0]
+    assert sorted(set(sweep["Strategy"])) == ["EDF", "LLF"] and len(sweep) == 6
     # more room never delivers less, for each heuristic
-    for _, g in sweep.groupby("Strategy" if "Strategy" in sweep else "algorithm"):
-        vals = list(g.sort_values("threshold_kw")["Energy delivered [%]"])
+    for _, g in sweep.groupby("Strategy"):
+        vals = list(g.sort_values("Threshold [kW]")["Energy delivered [%]"])
         assert vals == sorted(vals)
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "Energy delivered [%] vs threshold" in titles and "Demands met [%] vs threshold" in titles
 
 
 def test_empty_strategy_choice_is_an_error_naming_the_field():
