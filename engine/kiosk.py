@@ -35,7 +35,7 @@ import numpy as np
 
 from engine.clock import floor_to_step
 from engine.ledger import Status, StatusReport
-from engine.site import AssetKind, SiteError
+from engine.site import AssetKind
 from engine.site_scenario import scenario_for_group
 from engine.sitestore import SiteStore, state_dir
 
