@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sessions", action="append", metavar="PATH",
                    help="ACN-Data .csv/.csv.gz file (repeatable); default: the shipped files of --site")
+    p.add_argument("--journal", metavar="PATH",
+                   help="replay the live site's kiosk journal (EV_STATE_DIR/sessions.jsonl); announced "
+                        "departures are taken as real, requests as needs")
     p.add_argument("--site", default="caltech", choices=("caltech", "jpl"),
                    help="shipped data set used when --sessions is not given (default caltech)")
     p.add_argument("--start", default="2019-05-06", metavar="YYYY-MM-DD",
@@ -145,16 +148,19 @@ def _run(args: argparse.Namespace) -> int:
     tariff = None if tariff.lower() == "none" else tariff
     if tariff:
         load_tariff(tariff)  # fail early, naming --tariff
-    paths = [Path(p) for p in args.sessions] if args.sessions else default_paths(args.site)
+    if args.sessions:
+        paths = [Path(p) for p in args.sessions]
+    else:
+        paths = [] if args.journal else default_paths(args.site)
     quiet = args.quiet
 
     def say(msg: str) -> None:
         if not quiet:
             print(f"replay: {msg}", file=sys.stderr, flush=True)
 
-    say(f"loading {len(paths)} file(s)")
+    say(f"loading {len(paths)} file(s)" + (f" and the journal {args.journal}" if args.journal else ""))
     window = load_window(paths, args.start, args.days, args.step_minutes, args.rated_kw, args.demand,
-                         not args.no_force_feasible)
+                         not args.no_force_feasible, journal=args.journal)
     rep = window.report
     say(f"{window.n} sessions from {window.start.date()} for {args.days} day(s); "
         f"{rep.skipped_total()} skipped {rep.skipped or ''} clipped {rep.clipped or ''}")

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import math
 import re
 from collections import Counter
@@ -63,6 +64,8 @@ __all__ = [
     "read_sessions",
     "select_window",
     "load_window",
+    "read_journal",
+    "data_range",
 ]
 
 ACN_TZ = ZoneInfo("America/Los_Angeles")
@@ -485,6 +488,93 @@ def select_window(
 _CACHE: dict[tuple, tuple[list[RawSession], LoadReport]] = {}
 
 
+def read_journal(path: str | Path, tz: ZoneInfo = ACN_TZ) -> tuple[list[RawSession], LoadReport]:
+    """Read the live site's kiosk journal (``EV_STATE_DIR/sessions.jsonl``) as replay sessions.
+
+    Each line is a booked kiosk session (:class:`engine.kiosk.BookedSession`): ``id``, ``cp``,
+    ``arrival``, ``departure`` (announced), ``requested_kwh``. The journal knows no real
+    departure and no delivered energy, so the announced departure is taken as the real one
+    and the request is the need under both ``demand`` conventions. Naive times are read in
+    ``tz``. Skipped lines are counted like CSV rows (a torn last line is ``unparseable``).
+
+    Parameters
+    ----------
+    path : path
+        The journal file.
+    tz : ZoneInfo
+        Site time zone for times without an offset.
+
+    Returns
+    -------
+    sessions : list of RawSession
+    report : LoadReport
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ReplayError("--journal", f"no such file: {path}")
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReplayError("--journal", f"cannot read {path}: {exc}") from None
+    report = LoadReport(files=[str(path)])
+    skipped: Counter[str] = Counter()
+    out: list[RawSession] = []
+    seen: set[str] = set()
+    limit = timedelta(hours=MAX_SESSION_HOURS)
+    for line in lines:
+        if not line.strip():
+            continue
+        report.rows_read += 1
+        try:
+            d = json.loads(line)
+            sid = str(d["id"])
+            cp = str(d["cp"])
+            a = datetime.fromisoformat(str(d["arrival"]))
+            e = datetime.fromisoformat(str(d["departure"]))
+            req = float(d["requested_kwh"])
+        except (ValueError, TypeError, KeyError):
+            skipped["unparseable"] += 1
+            continue
+        a = a if a.tzinfo else a.replace(tzinfo=tz)
+        e = e if e.tzinfo else e.replace(tzinfo=tz)
+        if not math.isfinite(req) or req < 0:
+            skipped["negative or NaN energy"] += 1
+            continue
+        if e <= a:
+            skipped["departure <= arrival"] += 1
+            continue
+        if sid in seen:
+            skipped["duplicate session_id"] += 1
+            continue
+        seen.add(sid)
+        long = e - a > limit
+        d_real = a + limit if long else e
+        out.append(RawSession(session_id=sid, station_id=cp, arrival=a, departure=d_real, estimated_departure=e,
+                              requested_kwh=req, delivered_kwh=req, claimed=True, clipped_24h=long))
+    out.sort(key=lambda s: (s.arrival, s.session_id))
+    report.rows_valid = len(out)
+    report.skipped = dict(skipped)
+    return out, report
+
+
+def _cached(files: list[Path], journal: Path | None) -> tuple[list[RawSession], LoadReport]:
+    """Read (memoised per file set and modification times) files and an optional journal."""
+    key = tuple((str(p.resolve()), p.stat().st_mtime_ns if p.exists() else -1) for p in files)
+    if journal is not None:
+        key += (("journal", str(journal.resolve()), journal.stat().st_mtime_ns if journal.exists() else -1),)
+    if key not in _CACHE:
+        sessions, report = read_sessions(files) if files else ([], LoadReport())
+        if journal is not None:
+            more, jrep = read_journal(journal)
+            sessions = sorted(sessions + more, key=lambda s: (s.arrival, s.session_id))
+            skipped = Counter(report.skipped)
+            skipped.update(jrep.skipped)
+            report = LoadReport(files=report.files + jrep.files, rows_read=report.rows_read + jrep.rows_read,
+                                rows_valid=report.rows_valid + jrep.rows_valid, skipped=dict(skipped))
+        _CACHE[key] = (sessions, report)
+    return _CACHE[key]
+
+
 def load_window(
     paths: Sequence[str | Path] | None = None,
     start: date | str = "2019-05-06",
@@ -493,17 +583,20 @@ def load_window(
     rated_kw: float = 6.6,
     demand: str = "delivered",
     force_feasible: bool = True,
+    journal: str | Path | None = None,
 ) -> ReplayWindow:
-    """Read session files (memoised per file set and mtimes) and select a window.
+    """Read session files and/or a kiosk journal (memoised) and select a window.
 
     Parameters
     ----------
     paths : sequence of path, optional
-        Session files; default the shipped Caltech files.
+        Session files; default the shipped Caltech files (none when only a journal is given).
     start : date or str
         First local day (``YYYY-MM-DD``).
     days, step_minutes, rated_kw, demand, force_feasible
         As :func:`select_window`.
+    journal : path, optional
+        The live site's kiosk journal (:func:`read_journal`).
 
     Returns
     -------
@@ -514,11 +607,11 @@ def load_window(
             start = date.fromisoformat(start)
         except ValueError:
             raise ReplayError("--start", f"not a date YYYY-MM-DD: {start!r}") from None
-    files = [Path(p) for p in paths] if paths else default_paths("caltech")
-    key = tuple((str(p.resolve()), p.stat().st_mtime_ns if p.exists() else -1) for p in files)
-    if key not in _CACHE:
-        _CACHE[key] = read_sessions(files)
-    sessions, report = _CACHE[key]
+    if paths:
+        files = [Path(p) for p in paths]
+    else:
+        files = [] if journal is not None else default_paths("caltech")
+    sessions, report = _cached(files, Path(journal) if journal is not None else None)
     return select_window(sessions, report, start, days, step_minutes, rated_kw, demand, force_feasible)
 
 
@@ -538,10 +631,7 @@ def data_range(paths: Sequence[str | Path] | None = None, tz: ZoneInfo = ACN_TZ)
         First and last day with a valid session.
     """
     files = [Path(p) for p in paths] if paths else default_paths("caltech")
-    key = tuple((str(p.resolve()), p.stat().st_mtime_ns if p.exists() else -1) for p in files)
-    if key not in _CACHE:
-        _CACHE[key] = read_sessions(files)
-    sessions = _CACHE[key][0]
+    sessions = _cached(files, None)[0]
     if not sessions:
         raise ReplayError("--sessions", "no valid session in the files")
     return sessions[0].arrival.astimezone(tz).date(), sessions[-1].arrival.astimezone(tz).date()

@@ -343,6 +343,7 @@ def replay(
     replan: str = "events",
     mpc_prices: bool = False,
     tiebreak: str = "deadline",
+    journal: str | Path | None = None,
     progress: Progress | None = None,
 ) -> ReplayResult:
     """Load sessions and replay them through one strategy (the one-call API).
@@ -375,6 +376,9 @@ def replay(
         Give ``mpc`` the tariff.
     tiebreak : {"deadline", "engine"}
         ``mpc``'s split of the planned load among cars.
+    journal : path, optional
+        The live site's kiosk journal (``EV_STATE_DIR/sessions.jsonl``) to replay, alone or
+        with ``sessions``.
     progress : callable, optional
 
     Returns
@@ -384,5 +388,5 @@ def replay(
     config = ReplayConfig(threshold_kw=threshold_kw, rated_kw=rated_kw, departure=departure,
                           tariff=tariff, replan=replan, mpc_prices=mpc_prices, tiebreak=tiebreak)
     config.validate()
-    window = load_window(sessions, start, days, step_minutes, rated_kw, demand)
+    window = load_window(sessions, start, days, step_minutes, rated_kw, demand, journal=journal)
     return run_replay(window, algorithm, config, progress)

@@ -74,3 +74,16 @@ def test_all_algorithms_detail_and_sessions_file(tmp_path, capsys):
     d = json.loads(detail.read_text())
     assert len(d["results"]) == 6 and d["results"][0]["sessions"][0]["station_id"].startswith("AG-")
     assert len(d["results"][0]["load"]) == 96
+
+
+def test_journal_option(tmp_path, capsys):
+    j = tmp_path / "sessions.jsonl"
+    j.write_text(json.dumps({"id": "k1", "cp": "CA-301", "cabinet": "POD-A", "arrival": "2026-11-25T08:00:00-08:00",
+                             "departure": "2026-11-25T10:00:00-08:00", "requested_kwh": 10.0,
+                             "guaranteed_kwh": 10.0}) + "\n")
+    assert main(["--journal", str(j), "--start", "2026-11-25", "--algorithm", "edf", "--threshold-kw", "3.3",
+                 "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sessions"] == 1 and out["delivered_kwh"] == 6.6 and out["demands_met_pct"] == 0.0
+    assert main(["--journal", str(tmp_path / "missing.jsonl"), "--quiet"]) == 2
+    assert "--journal" in capsys.readouterr().err

@@ -126,3 +126,38 @@ def test_real_day_loads_and_bad_options():
         load_window(None, "2019-05-06", demand="wished")
     with pytest.raises(ReplayError, match="^--site"):
         default_paths("mars")
+
+
+def test_kiosk_journal_replays_like_acn_sessions(tmp_path):
+    from datetime import datetime
+
+    from engine.kiosk import BookedSession
+    from engine.replay.loader import ACN_TZ, read_journal
+    from engine.replay.simulate import ReplayConfig, run_replay
+
+    def booked(i, a, d, kwh):
+        return BookedSession(id=f"k{i}", cp=f"CA-30{i}", cabinet="POD-A",
+                             arrival=datetime(2026, 11, 25, a, 0, tzinfo=ACN_TZ),
+                             departure=datetime(2026, 11, 25, d, 0, tzinfo=ACN_TZ),
+                             requested_kwh=kwh, guaranteed_kwh=kwh)
+
+    lines = [json_line(booked(1, 8, 12, 20.0)), json_line(booked(2, 9, 17, 30.0)),
+             json_line(booked(3, 10, 9, 5.0)), json_line(booked(1, 8, 12, 20.0)), '{"id": "torn", "cp": "CA-']
+    j = tmp_path / "sessions.jsonl"
+    j.write_text("\n".join(lines))
+    sessions, rep = read_journal(j)
+    assert [s.session_id for s in sessions] == ["k1", "k2"]
+    assert rep.skipped == {"departure <= arrival": 1, "duplicate session_id": 1, "unparseable": 1}
+    w = load_window(None, "2026-11-25", journal=j)
+    assert w.n == 2 and list(w.arrival_step) == [96, 108] and list(w.departure_step) == [144, 204]
+    assert w.demand_kwh.tolist() == [20.0, 30.0]
+    k = run_replay(w, "mpc", ReplayConfig(threshold_kw=7.0)).kpis
+    assert k["sessions"] == 2 and k["peak_kw"] <= 7.0 + 1e-6 and k["delivered_kwh"] == 50.0
+    with pytest.raises(ReplayError, match="^--journal"):
+        read_journal(tmp_path / "none.jsonl")
+
+
+def json_line(b) -> str:
+    import json
+
+    return json.dumps(b.to_dict())
