@@ -33,7 +33,16 @@ import numpy as np
 
 from engine.scenario import BatterySpec, Scenario, SessionSpec, step_array
 
-__all__ = ["CabinetInput", "CabinetModel", "LpHandle", "LpError", "cabinet_input", "build_model", "new_highs"]
+__all__ = [
+    "CabinetInput",
+    "CabinetModel",
+    "LpHandle",
+    "LpError",
+    "aggregate",
+    "cabinet_input",
+    "build_model",
+    "new_highs",
+]
 
 INF = highspy.kHighsInf
 
@@ -63,6 +72,9 @@ class CabinetInput:
     energy_kwh : ndarray
         Each session's request [kWh].
     guaranteed : ndarray of bool
+    step_hours : ndarray or None
+        Length of each step [h] when the steps are blocks of equal-data steps (see
+        :func:`aggregate`); ``None``: every step lasts ``dt``.
     """
 
     cabinet_id: str
@@ -78,11 +90,19 @@ class CabinetInput:
     max_kw: np.ndarray
     energy_kwh: np.ndarray
     guaranteed: np.ndarray
+    step_hours: np.ndarray | None = None
 
     @property
     def horizon_steps(self) -> int:
         """Number of steps T."""
         return int(self.threshold_kw.shape[0])
+
+    @property
+    def w(self) -> np.ndarray:
+        """Length of every step [h] (``dt`` each, unless the steps are aggregated blocks)."""
+        if self.step_hours is not None:
+            return self.step_hours
+        return np.full(self.horizon_steps, self.dt)
 
     @property
     def base_load_kw(self) -> np.ndarray:
@@ -140,6 +160,63 @@ def cabinet_input(
         energy_kwh=en,
         guaranteed=g,
     )
+
+
+def aggregate(inp: CabinetInput) -> tuple[CabinetInput, np.ndarray]:
+    """Merge runs of steps in which nothing changes into blocks (exact for stages 0-4).
+
+    A block is a maximal run of steps with the same threshold, PV, other load and price
+    and no session arriving or leaving inside it. Any plan can be averaged over each
+    block without breaking a constraint (all are convex with the same data at every
+    step of the block; the battery's energy then moves linearly between the block's
+    ends, which are unchanged) or changing a stage objective (linear, same weight at
+    every step of the block), and a block plan is a step plan with constant power.
+    So the optima of stages 0-4 are the same; only the stage-5 tie-break works on
+    blocks (power is constant within a block).
+
+    Parameters
+    ----------
+    inp : CabinetInput
+        Per-step input (``step_hours`` must be ``None``).
+
+    Returns
+    -------
+    blocks : CabinetInput
+        The same cabinet with one "step" per block (``step_hours`` = block lengths).
+    block_of : ndarray of int
+        Block index of every original step, length T.
+    """
+    T = inp.horizon_steps
+    cut = np.zeros(T + 1, dtype=bool)
+    cut[0] = cut[T] = True
+    for arr in (inp.threshold_kw, inp.pv_kw, inp.other_load_kw, inp.price_per_kwh):
+        cut[1:T] |= arr[1:] != arr[:-1]
+    live = inp.hi > inp.lo
+    cut[np.clip(inp.lo[live], 0, T)] = True
+    cut[np.clip(inp.hi[live], 0, T)] = True
+    edges = np.flatnonzero(cut)
+    starts = edges[:-1]
+    lens = np.diff(edges)
+    block_of = np.repeat(np.arange(starts.size), lens)
+    lo = np.where(live, np.searchsorted(edges, inp.lo), 0)
+    hi = np.where(live, np.searchsorted(edges, inp.hi), 0)
+    blocks = CabinetInput(
+        cabinet_id=inp.cabinet_id,
+        dt=inp.dt,
+        threshold_kw=inp.threshold_kw[starts],
+        pv_kw=inp.pv_kw[starts],
+        other_load_kw=inp.other_load_kw[starts],
+        price_per_kwh=inp.price_per_kwh[starts],
+        battery=inp.battery,
+        session_ids=inp.session_ids,
+        lo=lo.astype(np.int64),
+        hi=hi.astype(np.int64),
+        max_kw=inp.max_kw,
+        energy_kwh=inp.energy_kwh,
+        guaranteed=inp.guaranteed,
+        step_hours=lens * inp.dt,
+    )
+    return blocks, block_of
 
 
 @dataclass(eq=False)
@@ -210,14 +287,14 @@ class CabinetModel:
             Cost of the other load minus PV at steps without an import column [currency].
         """
         inp = self.inp
-        price, dt = inp.price_per_kwh, inp.dt
+        pw = inp.price_per_kwh * inp.w
         has = np.zeros(inp.horizon_steps, dtype=bool)
         has[self.imp_t] = True
         imp = self.imp if self.imp is not None else np.zeros(0, dtype=np.int64)
         pm = ~has[self.p_t]
         cols = np.concatenate([imp, np.flatnonzero(pm)])
-        coef = np.concatenate([price[self.imp_t] * dt, price[self.p_t[pm]] * dt])
-        const = float(np.sum((price * inp.base_load_kw * dt)[~has]))
+        coef = np.concatenate([pw[self.imp_t], pw[self.p_t[pm]]])
+        const = float(np.sum((pw * inp.base_load_kw)[~has]))
         return cols, coef, const
 
 
@@ -237,7 +314,7 @@ def build_model(inp: CabinetInput, *, with_import: bool, with_fairness: bool) ->
     CabinetModel
     """
     T = inp.horizon_steps
-    dt = inp.dt
+    w = inp.w
     S = len(inp.session_ids)
     n = np.maximum(inp.hi - inp.lo, 0).astype(np.int64)
     p_off = np.zeros(S + 1, dtype=np.int64)
@@ -322,7 +399,7 @@ def build_model(inp: CabinetInput, *, with_import: bool, with_fairness: bool) ->
         nrow += imp_t.size
     # energy rows
     r0 = nrow
-    add(r0 + p_sess, p_cols, dt)
+    add(r0 + p_sess, p_cols, w[p_t])
     rlo.append(np.full(S, -INF))
     rup.append(inp.energy_kwh.astype(float))
     nrow += S
@@ -332,8 +409,8 @@ def build_model(inp: CabinetInput, *, with_import: bool, with_fairness: bool) ->
         eff = float(bat.efficiency)
         add(r0 + steps, e, 1.0)
         add(r0 + steps[1:], e[:-1], -1.0)
-        add(r0 + steps, c, -eff * dt)
-        add(r0 + steps, d, dt / eff)
+        add(r0 + steps, c, -eff * w)
+        add(r0 + steps, d, w / eff)
         rhs = np.zeros(T)
         rhs[0] = bat.energy_kwh
         rlo.append(rhs)
@@ -346,7 +423,7 @@ def build_model(inp: CabinetInput, *, with_import: bool, with_fairness: bool) ->
         frow = np.full(S, -1, dtype=np.int64)
         frow[fidx] = r0 + np.arange(fidx.size)
         pm = fair[p_sess]
-        add(frow[p_sess[pm]], p_cols[pm], dt / inp.energy_kwh[p_sess[pm]])
+        add(frow[p_sess[pm]], p_cols[pm], w[p_t[pm]] / inp.energy_kwh[p_sess[pm]])
         add(r0 + np.arange(fidx.size), np.full(fidx.size, z, dtype=np.int64), -1.0)
         rlo.append(np.zeros(fidx.size))
         rup.append(np.full(fidx.size, INF))

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from engine.lp_model import INF, CabinetInput, CabinetModel, LpHandle, build_model, cabinet_input
+from engine.lp_model import INF, CabinetInput, CabinetModel, LpHandle, aggregate, build_model, cabinet_input
 from engine.scenario import Scenario, ScenarioError, SessionSpec
 
 __all__ = [
@@ -50,6 +50,8 @@ TOL_ABS = 1e-8
 MET_TOL_KWH = 1e-3
 """A session is ``met`` when ``delivered >= requested - MET_TOL_KWH`` (spec)."""
 OVERLOAD_EPS_KW = 1e-6
+ZERO_KW = 1e-9
+"""Powers below this [kW] are solver round-off and reported as exactly 0."""
 """Overload below this [kW] is solver noise, not reported."""
 CYCLE_PENALTY = 1e-4
 """Stage-5 weight of battery charge/discharge relative to one step of delay."""
@@ -276,12 +278,15 @@ def _stage(lp: LpHandle, cols: np.ndarray, coef: np.ndarray, *, maximise: bool) 
 def _early_cost(m: CabinetModel, n_col: int) -> np.ndarray:
     """Stage-5 cost: energy weighted by its step, plus a tiny battery-cycling penalty."""
     inp = m.inp
-    T, dt, N = inp.horizon_steps, inp.dt, m.n_p
+    N = m.n_p
+    w = inp.w
+    hours = float(w.sum())
+    centre = np.cumsum(w) - w / 2  # middle of each step / block [h]
     cost = np.zeros(n_col)
-    cost[:N] = dt * (m.p_t + 1.0) / T
+    cost[:N] = w[m.p_t] * (centre[m.p_t] + inp.dt) / hours
     if m.c is not None and m.d is not None:
-        cost[m.c] = CYCLE_PENALTY * dt / T
-        cost[m.d] = CYCLE_PENALTY * dt / T
+        cost[m.c] = CYCLE_PENALTY * w * inp.dt / hours
+        cost[m.d] = CYCLE_PENALTY * w * inp.dt / hours
     return cost
 
 
@@ -303,7 +308,7 @@ def stage_overload_and_guarantees(m: CabinetModel, prelude: np.ndarray | None = 
         The handle with both optima pinned.
     """
     inp = m.inp
-    dt = inp.dt
+    w = inp.w
     lp = LpHandle.from_model(m)
     stages: dict[str, float] = {}
     can_overload = bool(np.any(inp.base_load_kw - inp.threshold_kw > 0))
@@ -314,26 +319,26 @@ def stage_overload_and_guarantees(m: CabinetModel, prelude: np.ndarray | None = 
     if prelude is not None:
         mix = prelude.copy()
         if can_overload:
-            mix[m.o] += PRELUDE_OVERLOAD * dt
-        mix[gcols] -= PRELUDE_GUARANTEE * dt
+            mix[m.o] += PRELUDE_OVERLOAD * w
+        mix[gcols] -= PRELUDE_GUARANTEE * w[m.p_t[gcols]]
         lp.set_cost(mix)
         lp.solve()
     # stage 0: overload
     if can_overload:
-        stages["overload_kwh"] = _stage(lp, m.o, np.full(m.o.size, dt), maximise=False)
+        stages["overload_kwh"] = _stage(lp, m.o, w.copy(), maximise=False)
     else:
         stages["overload_kwh"] = 0.0
     # stage 1: guarantees
     target = float(inp.energy_kwh[gsel].sum())
     met = True
     if gsel.any():
-        v1 = _stage(lp, gcols, np.full(gcols.size, dt), maximise=True) if gcols.size else 0.0
+        v1 = _stage(lp, gcols, w[m.p_t[gcols]], maximise=True) if gcols.size else 0.0
         stages["guaranteed_kwh"] = v1
         met = v1 >= target - 1e-6 * max(1.0, target)
     return _Staged(model=m, lp=lp, stages=stages, guarantees_met=met, guaranteed_target=target)
 
 
-def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True) -> CabinetPlan:
+def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True, blocks: bool = True) -> CabinetPlan:
     """Plan one cabinet: stages 0-4 exactly, then stage 5.
 
     Parameters
@@ -346,13 +351,21 @@ def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True
     prelude : bool
         Warm-start the exact stages from one solve of a weighted mix of all of them
         (faster; same result).
+    blocks : bool
+        Solve on blocks of steps in which nothing changes (:func:`engine.lp_model.aggregate`;
+        same optima of stages 0-4, much smaller LP; the stage-5 tie-break then keeps
+        power constant within a block).
 
     Returns
     -------
     CabinetPlan
     """
     t0 = time.perf_counter()
-    dt = inp.dt
+    orig = inp
+    block_of = np.arange(inp.horizon_steps)
+    if blocks and inp.step_hours is None:
+        inp, block_of = aggregate(inp)
+    w = inp.w
     E = inp.energy_kwh
     has_price = bool(np.any(inp.price_per_kwh > 0))
     fair_sessions = E > 0
@@ -365,7 +378,7 @@ def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True
     if prelude and N > 0:
         n_col = m.n_col
         mix = np.zeros(n_col)
-        mix[:N] -= dt
+        mix[:N] -= w[m.p_t]
         if m.z >= 0:
             mix[m.z] -= PRELUDE_FAIRNESS
         if has_price:
@@ -383,7 +396,7 @@ def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True
     elif skip2:
         stages["delivered_kwh"] = stages["guaranteed_kwh"]  # stage 1 already maximised every session
     else:
-        stages["delivered_kwh"] = _stage(lp, all_p, np.full(N, dt), maximise=True)
+        stages["delivered_kwh"] = _stage(lp, all_p, w[m.p_t], maximise=True)
     # stage 3: fairness
     if need_fair and stages["delivered_kwh"] < total_req - stage_tolerance(total_req):
         stages["min_fraction"] = _stage(lp, np.array([m.z]), np.ones(1), maximise=True)
@@ -396,7 +409,75 @@ def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True
         lp.set_cost(_early_cost(m, lp.n_col) if early else np.zeros(lp.n_col))
         lp.solve()
     x = lp.x()
-    return _extract(m, x, stages, st.guarantees_met, t0, lp)
+    return _extract(m, x, stages, st.guarantees_met, t0, lp, orig, block_of)
+
+
+def _front_load(
+    power: np.ndarray, m: CabinetModel, x: np.ndarray, block_of: np.ndarray, battery_kw: np.ndarray, ub: np.ndarray
+) -> None:
+    """Stage 5 inside blocks: move each session's block energy to the block's first steps.
+
+    The block LP gives every session a constant power over a block. Within a block all
+    data are constant, so the energy can be front-loaded step by step (earliest
+    departure first, each session up to its cap, the sessions together up to the
+    block's headroom) without touching any stage 0-4 value: the battery keeps its
+    block power, and the net load keeps its sign at every step (so the cost stays
+    linear); a block with overload, or whose front-loaded net load would change sign,
+    keeps its constant power.
+
+    Parameters
+    ----------
+    power : ndarray
+        Per-step power (sessions x T) [kW], modified in place.
+    m : CabinetModel
+        The block model (its ``inp`` holds the block data).
+    x : ndarray
+        Block solution.
+    block_of : ndarray
+        Block of every step.
+    battery_kw : ndarray
+        Battery charge minus discharge per block [kW].
+    ub : ndarray
+        Power cap per session [kW].
+    """
+    blk = m.inp
+    lens = np.bincount(block_of, minlength=blk.horizon_steps)
+    first = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    over = np.maximum(x[m.o], 0.0)
+    base = blk.other_load_kw - blk.pv_kw + battery_kw
+    for bi in np.flatnonzero(lens > 1):
+        t0, L = int(first[bi]), int(lens[bi])
+        rate = power[:, t0].copy()
+        act = np.flatnonzero(rate > 0)
+        if act.size == 0 or over[bi] > OVERLOAD_EPS_KW:
+            continue
+        total = float(rate[act].sum())
+        floor = 0.0
+        if base[bi] >= 0:
+            cap = float(blk.threshold_kw[bi] - base[bi])
+        elif base[bi] + total <= 0:
+            cap = float(-base[bi])  # keep exporting at every step
+        else:
+            cap = float(blk.threshold_kw[bi] - base[bi])
+            floor = float(-base[bi])  # keep importing at every step
+        cap = max(cap, total)
+        order = act[np.argsort(blk.hi[act], kind="stable")]  # earliest departure first
+        left = rate[order] * L  # [kW x steps]
+        u = ub[order]
+        for j in range(L):
+            rem = L - j - 1
+            must = np.maximum(left - u * rem, 0.0)
+            extra = np.minimum(u, left) - must
+            room = max(cap - float(must.sum()), 0.0)
+            take = np.clip(room - (np.cumsum(extra) - extra), 0.0, extra)
+            step = must + take
+            power[order, t0 + j] = step
+            left = np.maximum(left - step, 0.0)
+        power[order, t0 + L - 1] += left  # round-off remainder (at most ~1e-9 kW x steps)
+        left = np.zeros_like(left) if left.max() <= 1e-9 * max(1.0, total * L) else left
+        ev = power[:, t0 : t0 + L].sum(axis=0)
+        if left.max() > 1e-9 * max(1.0, total * L) or ev.min() < floor - 1e-9:
+            power[:, t0 : t0 + L] = rate[:, None]  # keep the block's constant power
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -411,24 +492,42 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _extract(
-    m: CabinetModel, x: np.ndarray, stages: dict[str, float], guarantees_met: bool, t0: float, lp: LpHandle
+    m: CabinetModel,
+    x: np.ndarray,
+    stages: dict[str, float],
+    guarantees_met: bool,
+    t0: float,
+    lp: LpHandle,
+    inp: CabinetInput,
+    block_of: np.ndarray,
 ) -> CabinetPlan:
-    inp = m.inp
+    """Expand the (block) solution to steps and compute the reported arrays."""
     T, dt, S = inp.horizon_steps, inp.dt, len(inp.session_ids)
     N = m.n_p
     ub = inp.max_kw[m.p_sess]
     p = np.clip(x[:N], 0.0, ub)
-    power = np.zeros((S, T))
-    power[m.p_sess, m.p_t] = p
-    delivered = power.sum(axis=1) * dt
+    p[p < ZERO_KW] = 0.0
+    B = m.inp.horizon_steps
+    power_b = np.zeros((S, B))
+    power_b[m.p_sess, m.p_t] = p
     zeros = np.zeros(T)
+    ch_b = np.zeros(B)
+    dis_b = np.zeros(B)
     if m.c is not None and m.d is not None and m.e is not None and inp.battery is not None:
         b = inp.battery
-        ch = np.clip(x[m.c], 0.0, b.max_charge_kw)
-        dis = np.clip(x[m.d], 0.0, b.max_discharge_kw)
-        en = np.clip(x[m.e], b.min_energy_kwh, b.capacity_kwh)
+        ch_b = np.clip(x[m.c], 0.0, b.max_charge_kw)
+        dis_b = np.clip(x[m.d], 0.0, b.max_discharge_kw)
+        ch_b[ch_b < ZERO_KW] = 0.0
+        dis_b[dis_b < ZERO_KW] = 0.0
+        ch, dis = ch_b[block_of], dis_b[block_of]
+        flow = (b.efficiency * ch - dis / b.efficiency) * dt
+        en = np.clip(b.energy_kwh + np.cumsum(flow), b.min_energy_kwh, b.capacity_kwh)
     else:
         ch, dis, en = zeros, zeros.copy(), zeros.copy()
+    power = power_b[:, block_of]
+    if B < T:
+        _front_load(power, m, x, block_of, ch_b - dis_b, ub=inp.max_kw)
+    delivered = power.sum(axis=1) * dt
     net = power.sum(axis=0) + inp.other_load_kw + ch - dis - inp.pv_kw
     grid = np.maximum(net, 0.0)
     over = net - inp.threshold_kw
@@ -490,9 +589,13 @@ def _check_cps(scenario: Scenario) -> dict[str, str]:
         if cp.cabinet not in cab_ids:
             raise ScenarioError(f"charge_points[{i}].cabinet", f"unknown cabinet {cp.cabinet!r}")
         cp_cab[cp.id] = cp.cabinet
+    seen: set[str] = set()
     for i, s in enumerate(scenario.sessions):
         if s.cp not in cp_cab:
             raise ScenarioError(f"sessions[{i}].cp", f"unknown charge point {s.cp!r}")
+        if s.id in seen:
+            raise ScenarioError(f"sessions[{i}].id", f"duplicate id {s.id!r}")
+        seen.add(s.id)
     return cp_cab
 
 
