@@ -40,6 +40,7 @@ import io
 import json
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -486,6 +487,7 @@ def select_window(
 
 
 _CACHE: dict[tuple, tuple[list[RawSession], LoadReport]] = {}
+_CACHE_LOCK = threading.Lock()  # the app's sessions run in threads
 
 
 def read_journal(path: str | Path, tz: ZoneInfo = ACN_TZ) -> tuple[list[RawSession], LoadReport]:
@@ -562,17 +564,23 @@ def _cached(files: list[Path], journal: Path | None) -> tuple[list[RawSession], 
     key = tuple((str(p.resolve()), p.stat().st_mtime_ns if p.exists() else -1) for p in files)
     if journal is not None:
         key += (("journal", str(journal.resolve()), journal.stat().st_mtime_ns if journal.exists() else -1),)
-    if key not in _CACHE:
-        sessions, report = read_sessions(files) if files else ([], LoadReport())
-        if journal is not None:
-            more, jrep = read_journal(journal)
-            sessions = sorted(sessions + more, key=lambda s: (s.arrival, s.session_id))
-            skipped = Counter(report.skipped)
-            skipped.update(jrep.skipped)
-            report = LoadReport(files=report.files + jrep.files, rows_read=report.rows_read + jrep.rows_read,
-                                rows_valid=report.rows_valid + jrep.rows_valid, skipped=dict(skipped))
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    sessions, report = read_sessions(files) if files else ([], LoadReport())
+    if journal is not None:
+        more, jrep = read_journal(journal)
+        sessions = sorted(sessions + more, key=lambda s: (s.arrival, s.session_id))
+        skipped = Counter(report.skipped)
+        skipped.update(jrep.skipped)
+        report = LoadReport(files=report.files + jrep.files, rows_read=report.rows_read + jrep.rows_read,
+                            rows_valid=report.rows_valid + jrep.rows_valid, skipped=dict(skipped))
+    with _CACHE_LOCK:
+        if len(_CACHE) > 16:  # a handful of file sets; journals change often
+            _CACHE.clear()
         _CACHE[key] = (sessions, report)
-    return _CACHE[key]
+    return sessions, report
 
 
 def load_window(

@@ -22,7 +22,8 @@ def test_one_day_two_strategies_shows_kpis_and_charts(app_url, page):
     # the KPI table (a canvas grid: its column headers are in the DOM) and the metrics
     table = page.locator("[data-testid=stDataFrame]").first
     table.wait_for(state="visible", timeout=30_000)
-    headers = [h.inner_text() for h in page.locator("[role=columnheader]").all()]
+    table.locator("[role=columnheader]", has_text="Strategy").first.wait_for(state="attached", timeout=30_000)
+    headers = [h.inner_text() for h in table.locator("[role=columnheader]").all()]
     for name in ("Strategy", "Sessions", "Energy delivered [%]", "Demands met [%]", "Peak [kW]"):
         assert name in headers, headers
     metrics = page.locator("[data-testid=stMetricLabel]").all_inner_texts()
