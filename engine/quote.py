@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.lp_model import LpHandle, build_model, cabinet_input
+from engine.lp_model import LpHandle, aggregate, build_model, cabinet_input
 from engine.planner import stage_overload_and_guarantees
 from engine.scenario import Scenario, ScenarioError, SessionSpec, check_request
 
@@ -136,12 +136,14 @@ def _quote(scenario: Scenario, request: SessionSpec | None, *, earliest: bool) -
         id=req.id,
         cp=req.cp,
         arrival_step=req.arrival_step,
-        departure_step=max(T, req.arrival_step + 1),
+        departure_step=max(T, req.arrival_step + 1) if earliest else req.departure_step,
         energy_kwh=req.energy_kwh,
         max_kw=req.max_kw,
         guaranteed=False,
     )
     inp = cabinet_input(scenario, cab_id, [*kept, stretched])
+    if not earliest:  # one window only: blocks of equal-data steps are exact
+        inp, _ = aggregate(inp)
     m = build_model(inp, with_import=False, with_fairness=False)
     dt = inp.dt
     E = float(req.energy_kwh)
@@ -151,9 +153,10 @@ def _quote(scenario: Scenario, request: SessionSpec | None, *, earliest: bool) -
     ub = float(inp.max_kw[r]) if E > 0 else 0.0
     lo_step = int(inp.lo[r])
     D_req = min(int(req.departure_step), T)
-    m.col_upper[cols[steps >= D_req]] = 0.0  # the request's own window first
+    if earliest:
+        m.col_upper[cols[steps >= D_req]] = 0.0  # the request's own window first
     cost = np.zeros(m.n_col)
-    cost[cols] = -dt
+    cost[cols] = -inp.w[steps]
     st = stage_overload_and_guarantees(m, prelude=cost)
     lp: LpHandle = st.lp
     lp.set_cost(cost)

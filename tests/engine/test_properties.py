@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from engine import Scenario, SessionSpec, parse_scenario, plan, quote
+from engine import Scenario, SessionSpec, parse_scenario, plan, quote, quote_max_kwh
 from engine.scenario import step_array
 
 METHOD = "highs-ds"
@@ -318,6 +318,7 @@ def test_quote_matches_an_independent_solver(seed: int, T: int, n: int, e: float
     q = quote(sc, req)
     best = reference_quote_energy(sc, req, req.departure_step)
     assert close(q.max_kwh, min(e, best), 1e-6, 1e-6)
+    assert close(quote_max_kwh(sc, req), q.max_kwh, 1e-6, 1e-6)  # the block-aggregated shortcut
     assert q.feasible == (q.max_kwh >= e - 1e-6)
     # earliest departure: brute force over every departure step
     ok = [D for D in range(a + 1, T + 1) if reference_quote_energy(sc, req, D) >= e - 1e-6]
