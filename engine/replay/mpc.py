@@ -61,8 +61,34 @@ def _quote_max_kwh(scenario: Scenario, request: SessionSpec) -> float:
     return float(quote_max_kwh(scenario, request))
 
 
-def _scenario(problem: ReplayProblem, t: int, horizon: int, cars: list[int], prices: bool = True) -> Scenario:
-    """A one-cabinet scenario starting at step ``t`` with one charge point per car."""
+def _scenario(
+    problem: ReplayProblem,
+    t: int,
+    horizon: int,
+    cars: list[int],
+    prices: bool = True,
+    sessions: tuple[SessionSpec, ...] = (),
+) -> Scenario:
+    """A one-cabinet scenario starting at step ``t`` with one charge point per car.
+
+    Parameters
+    ----------
+    problem : ReplayProblem
+    t : int
+        Replay step that becomes the scenario's step 0.
+    horizon : int
+        Scenario steps.
+    cars : list of int
+        Cars that get a charge point ``cp<i>`` rated at their ``max_kw``.
+    prices : bool
+        Pass the tariff's prices (else zero: the engine's cost stage is skipped).
+    sessions : tuple of SessionSpec
+        The scenario's sessions (``plan_cabinet`` may also be given them directly).
+
+    Returns
+    -------
+    Scenario
+    """
     price = problem.price_per_kwh[t : t + horizon] if prices else np.zeros(0)
     if price.size < horizon:  # no prices, or (never in practice) beyond the window
         price = np.concatenate([price, np.full(horizon - price.size, price[-1] if price.size else 0.0)])
@@ -75,7 +101,7 @@ def _scenario(problem: ReplayProblem, t: int, horizon: int, cars: list[int], pri
         charge_points=tuple(
             ChargePointSpec(id=f"cp{i}", cabinet=SITE_CABINET, rated_kw=float(problem.max_kw[i])) for i in cars
         ),
-        sessions=(),
+        sessions=tuple(sessions),
     )
 
 
@@ -86,6 +112,10 @@ class ModelPredictive:
     ----------
     replan : {"events", "every"}
         Re-plan only when something changes (default) or at every step.
+    tiebreak : {"deadline", "engine"}
+        Split the planned load among cars by deadline (default) or keep the engine's split.
+    prices : bool
+        Give the engine the tariff's prices (default False: price-blind, see module doc).
 
     Attributes
     ----------
@@ -98,6 +128,8 @@ class ModelPredictive:
     quotes : int
         Number of quotes that needed the engine (the rest were decided without it: when
         every car present fits at full rate under the threshold).
+    tiebreak_fallbacks : int
+        Re-plans where the deadline split did not solve and the engine's split was kept.
     """
 
     name = "mpc"
@@ -164,12 +196,7 @@ class ModelPredictive:
             return min(need, full)  # every car fits at full rate: nothing can compete
         specs = [s for s in (self._spec(j, t, view) for j in cars) if s is not None]
         horizon = max([end - t] + [s.departure_step for s in specs])
-        sc = _scenario(pr, t, horizon, cars + [i], self.prices)
-        sc = Scenario(
-            step_minutes=sc.step_minutes, horizon_steps=sc.horizon_steps, start=sc.start,
-            price_per_kwh=sc.price_per_kwh, cabinets=sc.cabinets, charge_points=sc.charge_points,
-            sessions=tuple(specs),
-        )
+        sc = _scenario(pr, t, horizon, cars + [i], self.prices, tuple(specs))
         req = SessionSpec(id=str(i), cp=f"cp{i}", arrival_step=0, departure_step=end - t, energy_kwh=need)
         self.quotes += 1
         return min(need, _quote_max_kwh(sc, req))

@@ -68,3 +68,14 @@ def test_engine_split_is_worse_than_deadline_split():
     dl = run_replay(w, "mpc", ReplayConfig(**cfg)).kpis["delivered_kwh"]
     eng = run_replay(w, "mpc", ReplayConfig(tiebreak="engine", **cfg)).kpis["delivered_kwh"]
     assert dl >= eng - 1e-3
+
+
+@pytest.mark.slow
+def test_a_week_of_caltech_at_30_kw():
+    w = load_window(None, DAY, days=7)
+    cfg = ReplayConfig(threshold_kw=30.0)
+    k = {a: run_replay(w, a, cfg).kpis for a in ("edf", "llf", "mpc", "offline")}
+    assert k["mpc"]["sessions"] == 233
+    assert k["mpc"]["delivered_kwh"] >= max(k["edf"]["delivered_kwh"], k["llf"]["delivered_kwh"]) - 1e-3
+    assert k["offline"]["energy_delivered_pct"] - k["mpc"]["energy_delivered_pct"] <= 0.5
+    assert k["mpc"]["overload_kwh"] == 0.0
