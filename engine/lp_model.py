@@ -1,14 +1,17 @@
 """One cabinet's linear program: variables, constraints, sparse matrix, HiGHS handle.
 
 The model follows the physics of the engine spec for one cabinet over T steps of
-``dt`` hours. Columns (all built with vectorised index arithmetic):
+``dt`` hours (or T blocks of ``w[t]`` hours each, see :func:`aggregate`; read ``dt``
+below as ``w[t]`` then). Columns (all built with vectorised index arithmetic):
 
 * ``p[s, t]`` charging power of session s [kW], only for t in its window
   ``[max(arrival, 0), min(departure, T))``, bounds ``[0, min(max_kw, rated_kw)]``;
 * battery ``c[t]`` charge, ``d[t]`` discharge [kW] and ``e[t]`` energy after step t
   [kWh] (``e[1..T]`` of the spec), only with a battery;
 * ``o[t]`` overload above the threshold [kW], ``>= 0``;
-* ``imp[t]`` grid import [kW], ``>= max(net[t], 0)`` (only when some price is non-zero);
+* ``imp[t]`` grid import [kW], ``>= max(net[t], 0)`` (only when some price is non-zero,
+  and only at steps where the net load can be negative: with a battery, or PV above
+  the other load; elsewhere the import is the net load itself);
 * ``z`` the smallest delivered/requested fraction (only when fairness rows are asked for).
 
 Rows:

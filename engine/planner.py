@@ -1,22 +1,25 @@
 """The lexicographic planner: stages 0-5 of the engine spec, per cabinet.
 
-Each cabinet is an independent LP (:mod:`engine.lp_model`). One HiGHS instance is built
-per cabinet; every stage changes the cost vector, runs the simplex from the previous
-basis and then pins its optimum with one extra row (relaxed only by the solver
-tolerance ``1e-7`` relative + ``1e-7`` absolute):
+Each cabinet is an independent LP (:mod:`engine.lp_model`), built on blocks of
+consecutive steps with identical data (:func:`engine.lp_model.aggregate`, exact for
+stages 0-4) and loaded once into HiGHS. A weighted mix of all stages is solved first
+(warm start only); then every stage changes the cost vector, re-runs the simplex from
+the previous basis and pins its optimum with one extra row (slack ``1e-8`` relative +
+``1e-8`` absolute, widened to 1e-6 only if HiGHS then reports a numerical failure):
 
 0. minimise the total overload ``sum o[t] dt`` [kWh] (skipped, with ``o`` fixed to 0, when
    ``other - pv <= threshold`` at every step: the EVs and battery can then idle);
 1. maximise the energy of guaranteed sessions [kWh] (skipped without guaranteed sessions);
-2. maximise the total energy delivered [kWh];
+2. maximise the total energy delivered [kWh] (skipped when every session is guaranteed:
+   stage 1 already did it);
 3. maximise the smallest delivered/requested fraction over sessions with energy > 0
    (skipped when it is already decided: everything delivered, fewer than two such
    sessions, or one of them has no step inside the horizon);
 4. minimise the energy cost ``sum price[t] import[t] dt`` (skipped when all prices are 0);
-5. the engine's choice: charge as early as possible (``sum_t (t+1)/T p[s,t] dt``) with a
-   tiny battery-cycling penalty; this leaves the most room for later arrivals (online MPC).
+5. the engine's choice: charge as early as possible (energy weighted by the time of its
+   block, plus a tiny battery-cycling penalty), then front-loaded inside each block;
+   this leaves the most room for later arrivals (online MPC).
 """
-
 from __future__ import annotations
 
 import os
