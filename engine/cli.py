@@ -5,7 +5,8 @@
 * ``replay [options]``    is dispatched to :func:`engine.replay.cli.main`.
 
 Exit status 0 on success; on invalid input exit status 2 and exactly one line on
-stderr that names the offending field (``sessions[3].departure_step: must be > arrival_step``).
+stderr that names the offending field (``sessions[3].departure_step: must be > arrival_step``);
+exit status 1 and one ``solver: ...`` line should HiGHS ever fail.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import NoReturn, Sequence
 __all__ = ["main", "build_parser"]
 
 EXIT_INPUT = 2
+EXIT_SOLVER = 1
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -83,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(args_list)
     if args.command is None:
         return _fail("command: required (plan, quote or replay; see python -m engine --help)")
+    from engine.lp_model import LpError
     from engine.planner import plan
     from engine.quote import quote
     from engine.scenario import ScenarioError, load_scenario
@@ -97,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = quote(scenario).to_dict()
     except ScenarioError as exc:
         return _fail(str(exc))
+    except LpError as exc:  # never expected: every model is feasible
+        sys.stderr.write(f"solver: {' '.join(str(exc).split())}\n")
+        return EXIT_SOLVER
     sys.stdout.write(json.dumps(out, indent=args.indent, allow_nan=False) + "\n")
     sys.stdout.flush()
     return 0

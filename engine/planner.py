@@ -356,8 +356,8 @@ def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True
         (faster; same result).
     blocks : bool
         Solve on blocks of steps in which nothing changes (:func:`engine.lp_model.aggregate`;
-        same optima of stages 0-4, much smaller LP; the stage-5 tie-break then keeps
-        power constant within a block).
+        same optima of stages 0-4, much smaller LP; stage 5 then front-loads the
+        energy inside each block).
 
     Returns
     -------
