@@ -60,7 +60,7 @@ def _date_range(site: str) -> tuple[date, date]:
     return data_range(default_paths(site))
 
 
-@st.cache_data(show_spinner=False, max_entries=48)
+@st.cache_data(show_spinner=False, max_entries=12)  # a 14-day JPL result holds ~35 MB of power
 def _replay(site: str, start: str, days: int, step: int, threshold: float, rated: float, departure: str,
             demand: str, tariff: str | None, algorithm: str) -> ReplayResult:
     return replay(algorithm, sessions=default_paths(site), start=start, days=days, step_minutes=step,
