@@ -297,3 +297,21 @@ def test_early_stage_can_be_switched_off() -> None:
     sc = scenario(6, [{"id": "A", "threshold_kw": 20}], [ev("s1", 0, 6, 7.0)])
     c = plan_cabinet(sc, "A", early=False)
     assert c.session("s1").delivered_kwh == pytest.approx(7.0, abs=1e-6)
+
+
+def test_concurrent_plans_from_many_threads_agree() -> None:
+    """The app calls the engine from several threads at once: results must not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    T = 48
+    cabinets = [{"id": c, "threshold_kw": 10.0} for c in "AB"]
+    sessions = [ev(f"{c}{i}", int(rng.integers(0, 30)), 48, float(rng.uniform(2, 20)), cab=c) for c in "AB" for i in range(6)]
+    sc = scenario(T, cabinets, sessions, step_minutes=15, price=list(rng.uniform(0.1, 0.3, T)))
+    ref = plan(sc, workers=1)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: plan(sc), range(8)))
+    for r in results:
+        assert r.totals == pytest.approx(ref.totals, rel=1e-9, abs=1e-9)
+        for s in ref.sessions:
+            assert np.allclose(r.session(s.id).power_kw, s.power_kw, atol=1e-9)
