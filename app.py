@@ -18,12 +18,17 @@ st.set_page_config(page_title="EV charging cockpit", layout="wide",
 
 kiosk_page = st.Page("pages/kiosk.py", title="Kiosk", url_path="kiosk")
 if kiosk_mode:
+    # The kiosk page alone: no navigation and no CPO sidebar (.streamlit/config.toml turns
+    # streamlit's automatic page list off, so nothing lists the CPO pages).
     page = st.navigation([kiosk_page], position="hidden")
 else:
-    cpo = [st.Page("pages/site_map.py", title="Site map", url_path="site_map", default=True)]
-    sections = {"CPO": cpo, "Driver": [kiosk_page]}
+    sections = {
+        "CPO": [st.Page("pages/site_map.py", title="Site map", url_path="site_map", default=True)],
+        "Driver": [kiosk_page],
+    }
     if (HERE / "pages" / "replay.py").exists():
         sections["Analyst"] = [st.Page("pages/replay.py", title="Replay", url_path="replay")]
-    page = st.navigation(sections)
+    page = st.navigation(sections, position="hidden")
+    ui.cpo_nav(sections)
     ui.cpo_sidebar(ui.site_store().site())
 page.run()

@@ -151,6 +151,16 @@ def post_statuses(reports: list[StatusReport]) -> list[Any]:
 
 
 # -- sidebar -------------------------------------------------------------------------------
+def cpo_nav(sections: dict[str, list[Any]]) -> None:
+    """The CPO's page links in the sidebar, by section (streamlit's own page list is off)."""
+    with st.sidebar:
+        for header, pages in sections.items():
+            st.caption(header)
+            for p in pages:
+                st.page_link(p, label=p.title)
+        st.divider()
+
+
 def cpo_sidebar(site: Site) -> None:
     """Site name, the site's clock, chain mode and whether the chain answers."""
     ch = chain()
