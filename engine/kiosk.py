@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from engine.clock import floor_to_step
 from engine.ledger import Status, StatusReport
 from engine.site import AssetKind
 from engine.site_scenario import scenario_for_group
@@ -401,7 +400,7 @@ class Kiosk:
         energy = _num(energy_kwh, "energy_kwh", 0.0, MAX_ENERGY_KWH, lo_open=True)
         if not isinstance(departure, datetime):
             raise KioskError("departure", f"must be a time, got {departure!r}")
-        start = floor_to_step(now, self.step_minutes)
+        start = now.replace(second=0, microsecond=0)  # plans start at the booking minute
         dt = timedelta(minutes=self.step_minutes)
         if departure < now + dt:
             raise KioskError("departure", f"must be at least {self.step_minutes} min from now")
