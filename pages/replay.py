@@ -138,17 +138,21 @@ def _kpi_section(results: dict[str, ReplayResult]) -> pd.DataFrame:
     cols = st.columns(len(results))
     base = results[ref].kpis
 
-    def delta(a: str, key: str, unit: str, digits: int) -> str | None:
+    def metric(a: str, label: str, key: str, unit: str, digits: int, value: str, inverse: bool = False) -> None:
+        """A KPI with its difference to the reference (a neutral "reference"/"same" keeps rows aligned)."""
         d = results[a].kpis[key] - base[key]
-        return None if a == ref or abs(d) < 0.5 * 10 ** -digits else f"{d:+.{digits}f} {unit}"
+        if a == ref or abs(d) < 0.5 * 10 ** -digits:
+            st.metric(label, value, delta="reference" if a == ref else "same", delta_color="off", delta_arrow="off")
+        else:
+            st.metric(label, value, delta=f"{d:+.{digits}f} {unit}", delta_color="inverse" if inverse else "normal")
 
     for col, (a, r) in zip(cols, results.items()):
         k = r.kpis
         with col:
-            st.metric(f"{_label(a)}: energy delivered", f"{k['energy_delivered_pct']:.2f} %",
-                      delta=delta(a, "energy_delivered_pct", "pp", 2))
-            st.metric("Demands met", f"{k['demands_met_pct']:.1f} %", delta=delta(a, "demands_met_pct", "pp", 1))
-            st.metric("Peak", f"{k['peak_kw']:.1f} kW", delta=delta(a, "peak_kw", "kW", 1), delta_color="inverse")
+            metric(a, f"{_label(a)}: energy delivered", "energy_delivered_pct", "pp", 2,
+                   f"{k['energy_delivered_pct']:.2f} %")
+            metric(a, "Demands met", "demands_met_pct", "pp", 1, f"{k['demands_met_pct']:.1f} %")
+            metric(a, "Peak", "peak_kw", "kW", 1, f"{k['peak_kw']:.1f} kW", inverse=True)
     st.dataframe(shown, hide_index=True, key="replay_kpi_table")
     return kpis
 

@@ -31,6 +31,8 @@ def test_one_day_two_strategies_shows_kpis_and_charts(app_url, page):
     assert not any(m.startswith("EDF") or m.startswith("Offline") for m in metrics)
     values = page.locator("[data-testid=stMetricValue]").all_inner_texts()
     assert values[0].endswith("%") and float(values[0].rstrip(" %")) > 90
+    page.locator("[data-testid=stMetric]").first.scroll_into_view_if_needed()
+    shot(page, "replay_metrics")
 
     # the load chart is drawn by plotly in the browser
     chart = page.locator("[data-testid=stPlotlyChart]").first
