@@ -11,6 +11,8 @@ Figures:
   of the same stage-2 LP (maximise delivered energy, cold start, default options);
 * plan of 200 EVs x 288 steps in 4 cabinets, beside one plain HiGHS solve of the
   whole site's stage-2 LP (the four cabinets in one model); the ratio must stay <= 3;
+  the same again with the planner forced onto the per-step LP (no block aggregation),
+  for comparison;
 * a quote on a 50-session cabinet (all sessions guaranteed, as in the online replay).
 
 Scenarios are random but realistic: arrivals 6-12 h, stays 2-10 h, 5-40 kWh, 6.6 kW
@@ -191,18 +193,18 @@ def _median_time(fn: Any, repeat: int) -> tuple[float, Any]:
     return statistics.median(times), out
 
 
-def bench_plan(n_ev: int, n_cab: int, repeat: int) -> float:
+def bench_plan(n_ev: int, n_cab: int, repeat: int, *, blocks: bool = True) -> float:
     """Print plan time vs one plain stage-2 solve; returns the ratio.
 
     The two are timed alternately (plan, reference, plan, ...) so that load from other
     processes on the machine hits both alike; medians are compared.
     """
     sc = parse_scenario(make_scenario(n_ev, n_cab, seed=7))
-    plan(sc)  # warm-up (imports, allocator)
+    plan(sc, blocks=blocks)  # warm-up (imports, allocator)
     plans, refs, cpu_plans, cpu_refs, p = [], [], [], [], None
     for _ in range(repeat):
         t0, c0 = time.perf_counter(), time.process_time()
-        p = plan(sc)
+        p = plan(sc, blocks=blocks)
         plans.append(time.perf_counter() - t0)
         cpu_plans.append(time.process_time() - c0)
         c0 = time.process_time()
@@ -216,7 +218,7 @@ def bench_plan(n_ev: int, n_cab: int, repeat: int) -> float:
     ratio = t_plan / t_ref
     pct = 100 * p.totals["delivered_kwh"] / p.totals["requested_kwh"]
     print(
-        f"plan {n_ev} EVs x 288 steps, {n_cab} cabinet(s): {t_plan * 1000:8.1f} ms "
+        f"plan {n_ev} EVs x 288 steps, {n_cab} cabinet(s){'' if blocks else ', per-step LP (no blocks)'}: {t_plan * 1000:8.1f} ms "
         f"({solves} simplex runs, {iters} iterations; {pct:.1f} % of {p.totals['requested_kwh']:.0f} kWh delivered) | "
         f"plain stage-2 HiGHS solve {t_ref * 1000:8.1f} ms | ratio {ratio:.2f}\n"
         f"    CPU time (all threads): plan {cpu_plan * 1000:.1f} ms, plain solve incl. model load {cpu_ref * 1000:.1f} ms; "
@@ -246,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     bench_plan(50, 1, args.repeat)
     ratio = bench_plan(200, 4, args.repeat)
+    bench_plan(200, 4, args.repeat, blocks=False)
     bench_quote(50, max(args.repeat, 5))
     print(f"acceptance: 200 EVs x 288 steps in 4 cabinets ratio {ratio:.2f} (must be <= 3): {'OK' if ratio <= 3 else 'FAIL'}")
     return 0

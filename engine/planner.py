@@ -608,6 +608,7 @@ def plan_cabinet(
     sessions: Sequence[SessionSpec] | None = None,
     *,
     early: bool = True,
+    blocks: bool = True,
 ) -> CabinetPlan:
     """Plan one cabinet of a scenario (the cheap entry point for online re-planning).
 
@@ -621,6 +622,8 @@ def plan_cabinet(
         scenario's sessions on this cabinet.
     early : bool
         Run stage 5 (charge as early as possible).
+    blocks : bool
+        Solve on blocks of equal-data steps (same stage optima; faster).
 
     Returns
     -------
@@ -635,7 +638,7 @@ def plan_cabinet(
         for i, s in enumerate(sessions):
             if cp_cab.get(s.cp) != cabinet_id:
                 raise ScenarioError(f"sessions[{i}].cp", f"charge point {s.cp!r} is not on cabinet {cabinet_id!r}")
-    return solve_cabinet(cabinet_input(scenario, cabinet_id, sessions), early=early)
+    return solve_cabinet(cabinet_input(scenario, cabinet_id, sessions), early=early, blocks=blocks)
 
 
 def _workers(n: int) -> int:
@@ -645,7 +648,7 @@ def _workers(n: int) -> int:
     return max(1, min(n, os.cpu_count() or 1))
 
 
-def plan(scenario: Scenario, *, early: bool = True, workers: int | None = None) -> Plan:
+def plan(scenario: Scenario, *, early: bool = True, workers: int | None = None, blocks: bool = True) -> Plan:
     """Plan a whole scenario: every cabinet through stages 0-5.
 
     Parameters
@@ -656,6 +659,9 @@ def plan(scenario: Scenario, *, early: bool = True, workers: int | None = None) 
     workers : int, optional
         Threads solving cabinets in parallel (HiGHS releases the GIL); default: the
         number of CPUs (env ``ENGINE_THREADS`` overrides).
+    blocks : bool
+        Solve on blocks of equal-data steps (same stage optima; faster). ``False``
+        solves the per-step LP (for comparison).
 
     Returns
     -------
@@ -676,12 +682,12 @@ def plan(scenario: Scenario, *, early: bool = True, workers: int | None = None) 
     results: list[CabinetPlan | None] = [None] * len(inputs)
     if n_workers > 1 and len(inputs) > 1:
         with ThreadPoolExecutor(max_workers=n_workers) as pool:
-            futs = {i: pool.submit(solve_cabinet, inputs[i], early=early) for i in order}
+            futs = {i: pool.submit(solve_cabinet, inputs[i], early=early, blocks=blocks) for i in order}
             for i, f in futs.items():
                 results[i] = f.result()
     else:
         for i in order:
-            results[i] = solve_cabinet(inputs[i], early=early)
+            results[i] = solve_cabinet(inputs[i], early=early, blocks=blocks)
     cabinets = tuple(r for r in results if r is not None)
     by_id = {sp.id: sp for c in cabinets for sp in c.sessions}
     sessions = tuple(by_id[s.id] for s in scenario.sessions)
