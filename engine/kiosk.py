@@ -388,6 +388,37 @@ class Kiosk:
                 out.append(StatusReport(cp, Status.AVAILABLE, 0.0, 0.0))
         return out
 
+    def status_changes(self, now: datetime, on_chain: dict[str, StatusReport | None]) -> list[StatusReport]:
+        """Statuses at ``now`` of the charge points with kiosk sessions that differ from ``on_chain``.
+
+        Parameters
+        ----------
+        now : datetime
+            The site's clock.
+        on_chain : dict
+            Charge point id -> its last status on chain (None: never posted).
+
+        Returns
+        -------
+        list of StatusReport
+            What to post so the chain shows the plan at ``now`` (status changed, or power by
+            more than 0.05 kW).
+        """
+        site = self.store.site()
+        out = []
+        for cabinet in sorted({a.cabinet for a in site.charge_points}):
+            for r in self.statuses(cabinet, now):
+                cur = on_chain.get(r.asset_id)
+                if cur is None and r.status == Status.AVAILABLE:
+                    continue
+                if cur is None or cur.status != r.status or abs(cur.power_kw - r.power_kw) > 0.05:
+                    out.append(r)
+        return out
+
+    def cps_with_sessions(self) -> list[str]:
+        """Charge points that ever had a kiosk session (their status is the kiosk's to keep)."""
+        return sorted({s.cp for s in self.book_.sessions()})
+
     # -- quoting and booking -----------------------------------------------------------------
     def _check(self, cp: str, departure: datetime, energy_kwh: float, now: datetime):
         site = self.store.site()

@@ -128,6 +128,7 @@ def main() -> None:
     now = site_now(site.timezone)
     if "booked_tx" in st.session_state:
         st.success(f"Booked. Status posted on chain: `{st.session_state.pop('booked_tx')}`")
+    ui.refresh_statuses(k, now)
     active = k.session_on(cp, now)
     if active is not None:
         _progress_view(k, active.id, now)

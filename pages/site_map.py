@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from engine.clock import site_now
 from engine.ledger import LedgerError, Status
 from engine.site import Asset, AssetKind, Site, SiteError
 from engine.site_scenario import group_table
@@ -160,6 +161,7 @@ def main() -> None:
     cab_ids = [c.id for c in site.cabinets]
     shown = st.multiselect("Filter by cabinet", cab_ids, default=cab_ids, key="cab_filter")
     statuses: dict[str, Status] = {}
+    ui.refresh_statuses(ui.kiosk(), site_now(site.timezone))
     for aid, rep in ui.chain_statuses([a.id for a in site.charge_points]).items():
         if rep is not None:
             statuses[aid] = rep.status

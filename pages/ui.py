@@ -150,6 +150,20 @@ def post_statuses(reports: list[StatusReport]) -> list[Any]:
         return list(ch.ledger.post_statuses(reports))
 
 
+def refresh_statuses(k: Kiosk, now: Any) -> int:
+    """Post the kiosk sessions' statuses that changed since they were last put on chain."""
+    ch = chain()
+    cps = k.cps_with_sessions()
+    if ch.ledger is None or not cps:
+        return 0
+    try:
+        changes = k.status_changes(now, chain_statuses(cps))
+        post_statuses(changes)
+    except Exception:  # noqa: BLE001 - a status refresh must never break a page
+        return 0
+    return len(changes)
+
+
 # -- sidebar -------------------------------------------------------------------------------
 def cpo_nav(sections: dict[str, list[Any]]) -> None:
     """The CPO's page links in the sidebar, by section (streamlit's own page list is off)."""

@@ -105,3 +105,8 @@ def test_booking_posts_the_status_on_chain_and_shows_progress(monkeypatch):
     assert 5.0 < delivered <= 18.0
     assert metrics["State of charge"] == f"{30 + 100 * delivered / 60:.0f} %"
     assert at.get("plotly_chart")
+    # after the departure the charge point is free again, on the page and on chain
+    monkeypatch.setenv("EV_NOW", "2026-05-06T11:05:00")
+    at.run()
+    assert "Charge point CA-303" in _text(at.subheader)
+    assert ui.chain().ledger.get_status("CA-303").status == Status.AVAILABLE

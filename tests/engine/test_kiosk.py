@@ -94,3 +94,14 @@ def test_rebooking_keeps_what_was_delivered(kiosk):
     after = kiosk.progress(s1.id, mid)
     assert after.delivered_kwh == pytest.approx(before, abs=0.5)
     assert kiosk.progress(s1.id, dep).delivered_kwh == pytest.approx(30.0, abs=1e-3)
+
+
+def test_status_changes_follow_the_plan(kiosk):
+    dep = NOW + timedelta(hours=2)
+    s1, _, reports = kiosk.book("CA-303", dep, 5.0, NOW)
+    chain = {r.asset_id: r for r in reports}
+    assert kiosk.status_changes(NOW, chain) == []  # the chain already shows the plan
+    after = kiosk.status_changes(dep + timedelta(minutes=1), chain)
+    assert [(r.asset_id, r.status) for r in after] == [("CA-303", Status.AVAILABLE)]
+    assert kiosk.status_changes(NOW, {}) == reports  # never posted
+    assert kiosk.cps_with_sessions() == ["CA-303"]
