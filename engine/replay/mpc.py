@@ -11,14 +11,15 @@
   best effort for the rest;
 - which car takes the early capacity is a tie among the engine's optimal plans; it is broken
   by :func:`engine.replay.tiebreak.deadline_split` (same load per step, same energy per car,
-  each car early relative to its own deadline), which keeps mpc within a few tenths of a
-  percentage point of ``offline`` on real days, where the engine's arbitrary split loses up
-  to 2 pp (``tiebreak="engine"`` keeps the engine's split);
+  each car early relative to its own deadline), which brings mpc to the offline optimum on
+  the Caltech days measured (2019-05-06, 05-07, 10-29 and the week from 2019-05-06 at
+  20-40 kW), where the engine's own split loses up to 2 pp (``tiebreak="engine"`` keeps
+  the engine's split);
 - by default the plan is price-blind (``prices=False``): the engine's stage 4 (minimum cost)
   would move charging into cheap hours that cars arriving later need, and online, with no
-  knowledge of those cars, that costs delivered energy (about 4 pp on 2019-05-06 at 30 kW
-  under SCE TOU-EV-8). ``prices=True`` gives the engine the tariff. ``energy_cost`` is always
-  measured with the tariff;
+  knowledge of those cars, that costs delivered energy (4 pp on 2019-05-06 at 30 kW and
+  2.7 pp over its week at 25 kW under SCE TOU-EV-8). ``prices=True`` gives the engine the
+  tariff. ``energy_cost`` is always measured with the tariff;
 - a car still plugged in after the deadline it told (``--departure estimated``) is no longer
   guaranteed and is planned as if leaving at the next step, every step until it leaves;
 - ``replan="every"`` re-plans at every step; ``replan="events"`` (default) only when something
