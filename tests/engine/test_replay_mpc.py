@@ -68,6 +68,8 @@ def test_engine_split_is_worse_than_deadline_split():
     dl = run_replay(w, "mpc", ReplayConfig(**cfg)).kpis["delivered_kwh"]
     eng = run_replay(w, "mpc", ReplayConfig(tiebreak="engine", **cfg)).kpis["delivered_kwh"]
     assert dl >= eng - 1e-3
+    for name in ("edf", "llf"):  # a second real day for the acceptance criterion
+        assert dl >= run_replay(w, name, ReplayConfig(**cfg)).kpis["delivered_kwh"] - 1e-3, name
 
 
 @pytest.mark.slow
