@@ -20,15 +20,19 @@ kiosk_page = st.Page("pages/kiosk.py", title="Kiosk", url_path="kiosk")
 if kiosk_mode:
     # The kiosk page alone: no navigation and no CPO sidebar (.streamlit/config.toml turns
     # streamlit's automatic page list off, so nothing lists the CPO pages).
-    page = st.navigation([kiosk_page], position="hidden")
+    # The same kiosk script at the root (the default page is served at "/") and at /kiosk, so
+    # that /kiosk?cp=... resolves without streamlit's "page not found" dialog.
+    root = st.Page("pages/kiosk.py", title="Kiosk", url_path="kiosk_root", default=True)
+    page = st.navigation([root, kiosk_page], position="hidden")
 else:
     sections = {
-        "CPO": [st.Page("pages/site_map.py", title="Site map", url_path="site_map", default=True)],
+        "CPO": [st.Page("pages/site_map.py", title="Site map", url_path="map", default=True)],
         "Driver": [kiosk_page],
     }
     if (HERE / "pages" / "replay.py").exists():
         sections["Analyst"] = [st.Page("pages/replay.py", title="Replay", url_path="replay")]
-    page = st.navigation(sections, position="hidden")
+    alias = st.Page("pages/site_map.py", title="Site map", url_path="site_map")  # /site_map works too
+    page = st.navigation({**sections, "": [alias]}, position="hidden")
     ui.cpo_nav(sections)
     ui.cpo_sidebar(ui.site_store().site())
 page.run()

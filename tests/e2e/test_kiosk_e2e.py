@@ -22,6 +22,7 @@ def test_kiosk_url_has_no_cpo_pages_and_books_a_session(app_url, page):
     assert page.locator("[data-testid=stSidebarUserContent]").count() == 0
     assert page.get_by_text("Site map").count() == 0 and page.get_by_text("Replay").count() == 0
     assert page.locator("a[href*='site_map'], a[href*='replay']").count() == 0
+    assert page.get_by_text("Page not found").count() == 0
     shot(page, "kiosk_form")
 
     energy = page.get_by_label("Energy [kWh]")
