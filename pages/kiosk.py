@@ -57,20 +57,23 @@ def _request_form(k, cp: str, now: datetime) -> None:
     st.subheader(f"Charge point {cp}")
     st.caption(f"Site clock {now:%H:%M}. Tell us when you leave and how much you need.")
     default_dep = (now + timedelta(hours=3)).replace(minute=0, second=0).time()
+    how = st.radio("Your need", ["Energy (kWh)", "Battery and state of charge"], horizontal=True, key="how")
+    by_soc = how != "Energy (kWh)"
     with st.form("need"):
         dep_time = st.time_input("Departure time", value=default_dep, step=900, key="dep_time")
-        how = st.radio("Your need", ["Energy (kWh)", "Battery and state of charge"], horizontal=True, key="how")
-        c1, c2, c3, c4 = st.columns(4)
-        energy = c1.number_input("Energy [kWh]", value=20.0, step=1.0, key="energy_kwh")
-        battery = c2.number_input("Battery size [kWh]", value=60.0, step=1.0, key="battery_kwh")
-        soc_now = c3.number_input("SOC now [%]", value=30.0, step=5.0, key="soc_now")
-        soc_want = c4.number_input("SOC wanted [%]", value=80.0, step=5.0, key="soc_target")
+        if by_soc:
+            c2, c3, c4 = st.columns(3)
+            battery = c2.number_input("Battery size [kWh]", value=60.0, step=1.0, key="battery_kwh")
+            soc_now = c3.number_input("SOC now [%]", value=30.0, step=5.0, key="soc_now")
+            soc_want = c4.number_input("SOC wanted [%]", value=80.0, step=5.0, key="soc_target")
+        else:
+            energy = st.number_input("Energy [kWh]", value=20.0, step=1.0, key="energy_kwh")
         asked = st.form_submit_button("Can my need be met?", type="primary")
     if asked:
         st.session_state.pop("quote", None)
         try:
             need = {"battery_kwh": None, "soc_now_pct": None, "soc_target_pct": None}
-            if how == "Energy (kWh)":
+            if not by_soc:
                 kwh = energy
             else:
                 kwh = energy_from_soc(battery, soc_now, soc_want)

@@ -30,10 +30,11 @@ def _kiosk(cp: str | None = "CA-303", chain: bool = False, monkeypatch=None) -> 
     return at
 
 
-def _ask(at, **values) -> AppTest:
+def _ask(at, how: str | None = None, **values) -> AppTest:
+    if how is not None:
+        at.radio(key="how").set_value(how).run()  # shows the inputs of that kind of need
     for key, v in values.items():
-        w = at.radio(key=key) if key == "how" else at.number_input(key=key)
-        w.set_value(v)
+        at.number_input(key=key).set_value(v)
     at.button(key="FormSubmitter:need-Can my need be met?").click().run()
     assert not at.exception, at.exception
     return at
@@ -64,6 +65,7 @@ def test_soc_need_is_converted(monkeypatch):
     "values, field",
     [({"energy_kwh": -5.0}, "energy_kwh"), ({"energy_kwh": 900.0}, "energy_kwh"),
      ({"how": "Battery and state of charge", "soc_now": 80.0, "soc_target": 60.0}, "soc_target_pct"),
+     ({"how": "Battery and state of charge", "soc_now": -10.0}, "soc_now_pct"),
      ({"how": "Battery and state of charge", "battery_kwh": 0.0}, "battery_kwh")],
 )
 def test_bad_input_names_the_field(monkeypatch, values, field):
