@@ -3,6 +3,10 @@
 ``streamlit run app.py``. Pages: Site map (CPO, default), Kiosk (driver), Replay (analyst).
 A kiosk URL (``/kiosk?cp=CA-303``) registers the kiosk page alone, hidden navigation and no
 CPO sidebar: a driver cannot reach the CPO pages from it.
+
+Clock: the sidebar shows the site's local time (real time in the site's time zone, or the fixed
+time in ``EV_NOW``, see ``engine.clock``). Chain: ``CHAIN_RPC_URL`` (empty: embedded eth-tester
+chain, synced with the site on first use); ``EV_CHAIN=off`` runs without a chain.
 """
 
 from pathlib import Path
@@ -13,7 +17,8 @@ from pages import ui
 
 HERE = Path(__file__).resolve().parent
 kiosk_mode = bool(st.query_params.get("cp"))
-st.set_page_config(page_title="EV charging cockpit", layout="wide",
+st.set_page_config(page_title="EV charging kiosk" if kiosk_mode else "EV charging cockpit",
+                   layout="centered" if kiosk_mode else "wide",
                    initial_sidebar_state="collapsed" if kiosk_mode else "auto")
 
 kiosk_page = st.Page("pages/kiosk.py", title="Kiosk", url_path="kiosk")
