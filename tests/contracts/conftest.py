@@ -62,3 +62,128 @@ def deployed(registry_deployer, board_deployer):
         registry.register_asset(key("BAT-1"), "BAT-1", BATTERY, key("C1"), operator, LAT, LON, 20_000, 50_000, 0)
         registry.register_asset(key("LOAD-1"), "LOAD-1", LOAD, key("C1"), operator, LAT, LON, 3_000, 0, 0)
         yield Deployed(registry, board, admin, operator, stranger)
+
+
+# ------------------------------------------------------------------ ledger fixtures
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+
+ANVIL_BIN = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+#: anvil's second default account (public test key), used as a separate operator.
+ANVIL_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AnvilNode:
+    """An anvil process on 127.0.0.1 with its state in ``state_file``."""
+
+    def __init__(self, state_file: Path, port: int | None = None) -> None:
+        if not ANVIL_BIN.is_file():
+            pytest.fail(
+                f"anvil binary missing at {ANVIL_BIN}: run `npm install` in {ROOT} "
+                "(package.json pins @foundry-rs/anvil)",
+                pytrace=False,
+            )
+        self.state_file = state_file
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "AnvilNode":
+        self.proc = subprocess.Popen(
+            [str(ANVIL_BIN), "--host", "127.0.0.1", "--port", str(self.port), "--state", str(self.state_file),
+             "--state-interval", "1", "--silent"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                pytest.fail(f"anvil exited with {self.proc.returncode}: {err}", pytrace=False)
+            try:
+                req = urllib.request.Request(
+                    self.url, data=b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
+                    headers={"Content-Type": "application/json"},
+                )
+                urllib.request.urlopen(req, timeout=1).read()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"anvil did not answer on {self.url} within 30 s", pytrace=False)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def anvil_node(tmp_path_factory):
+    """One anvil node for the session (terminated at the end)."""
+    node = AnvilNode(tmp_path_factory.mktemp("anvil") / "state.json").start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
+def chain_mode(request):
+    return request.param
+
+
+@pytest.fixture
+def ledger(request, chain_mode, tmp_path, monkeypatch):
+    """A Ledger with freshly deployed contracts on the embedded chain or on anvil."""
+    from contracts.ledger import Ledger
+
+    monkeypatch.delenv("CHAIN_PRIVATE_KEY", raising=False)
+    if chain_mode == "embedded":
+        return Ledger.connect("", state_dir=tmp_path)
+    node = request.getfixturevalue("anvil_node")
+    return Ledger.connect(node.url, state_dir=tmp_path)  # new state dir: deploys afresh
+
+
+def second_account(ledger) -> str:
+    """Key (anvil) or address (embedded) of another funded account."""
+    if ledger.mode == "rpc":
+        return ANVIL_KEY_1
+    return ledger.chain.w3.eth.accounts[1]
+
+
+def small_site(n_cp: int = 3):
+    """Two cabinets; charge points CP-1..n on C-A, PV-1 + BAT-1 + LOAD-1 on C-B."""
+    from engine.site import site_from_dict
+
+    assets = [
+        {"id": f"CP-{i}", "kind": "charge_point", "cabinet": "C-A", "lat": 34.1370 + i * 1e-5, "lon": -118.1250,
+         "rated_kw": 6.6, "price_per_kwh": 0.25}
+        for i in range(1, n_cp + 1)
+    ] + [
+        {"id": "PV-1", "kind": "pv_inverter", "cabinet": "C-B", "lat": 34.1371, "lon": -118.1251, "rated_kw": 12.5},
+        {"id": "BAT-1", "kind": "battery", "cabinet": "C-B", "lat": 34.1372, "lon": -118.1252, "rated_kw": 20,
+         "capacity_kwh": 50.5},
+        {"id": "LOAD-1", "kind": "other_load", "cabinet": "C-B", "lat": 34.1373, "lon": -118.1253, "rated_kw": 3},
+    ]
+    return site_from_dict({
+        "name": "Test garage",
+        "cabinets": [
+            {"id": "C-A", "name": "Cabinet A", "lat": 34.137, "lon": -118.125, "threshold_kw": 16.6},
+            {"id": "C-B", "name": "Cabinet B", "lat": 34.1375, "lon": -118.1255, "threshold_kw": 50},
+        ],
+        "assets": assets,
+    })
+
