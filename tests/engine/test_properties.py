@@ -8,7 +8,7 @@ stage optima must agree to ~1e-6.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -87,6 +87,7 @@ class RefLP:
     A_eq: list[np.ndarray]
     b_eq: list[float]
     bounds: list[tuple[float, float | None]]
+    pins: list[int] = field(default_factory=list)
 
 
 def reference_lp(sc: Scenario, cab_id: str, sessions: list[SessionSpec]) -> RefLP:
@@ -150,9 +151,15 @@ def reference_lp(sc: Scenario, cab_id: str, sessions: list[SessionSpec]) -> RefL
 
 
 def ref_solve(lp: RefLP, cost: np.ndarray) -> float:
-    res = linprog(cost, A_ub=np.array(lp.A_ub), b_ub=np.array(lp.b_ub),
-                  A_eq=np.array(lp.A_eq) if lp.A_eq else None, b_eq=np.array(lp.b_eq) if lp.b_eq else None,
-                  bounds=lp.bounds, method=METHOD)
+    for attempt in range(3):
+        res = linprog(cost, A_ub=np.array(lp.A_ub), b_ub=np.array(lp.b_ub),
+                      A_eq=np.array(lp.A_eq) if lp.A_eq else None, b_eq=np.array(lp.b_eq) if lp.b_eq else None,
+                      bounds=lp.bounds, method=METHOD)
+        if res.status != 2:
+            break
+        # the reference's own round-off: a pinned optimum declared infeasible -> widen the pins
+        for i in lp.pins:
+            lp.b_ub[i] += 1e-8 * 10**attempt * (1 + abs(lp.b_ub[i]))
     assert res.status == 0, res.message
     return float(res.fun)
 
@@ -160,6 +167,7 @@ def ref_solve(lp: RefLP, cost: np.ndarray) -> float:
 def ref_pin(lp: RefLP, cost: np.ndarray, value: float) -> None:
     lp.A_ub.append(cost.copy())
     lp.b_ub.append(value + PIN * abs(value) + PIN)
+    lp.pins.append(len(lp.b_ub) - 1)
 
 
 def reference_stages(sc: Scenario, cab_id: str, sessions: list[SessionSpec]) -> dict[str, float]:
