@@ -73,7 +73,8 @@ def _apply(action: str, edit, chain_call) -> None:
     ch = ui.chain()
     if ch.ledger is not None:
         msg = _write_chain(action, *chain_call(new))
-        ui.mark_synced(new)
+        if msg[0] == "success":
+            ui.mark_synced(new)  # else the next run's sync_site writes the difference
     else:
         msg = ("info", f"Saved. Chain {ch.mode}: not written on chain.")
     st.session_state["edit_msg"] = msg
