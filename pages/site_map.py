@@ -30,6 +30,12 @@ def asset_details(site: Site, asset_id: str) -> None:
              "location": f"{a.lat:.6f}, {a.lon:.6f}"}
     if a.kind == AssetKind.CHARGE_POINT:
         facts["price [USD/kWh]"] = f"{a.price_per_kwh:g}"
+        now = site_now(site.timezone)
+        s = ui.kiosk().session_on(a.id, now)
+        if s is not None:
+            p = ui.kiosk().progress(s.id, now)
+            facts["kiosk session"] = (f"{p.delivered_kwh:.1f} of {s.guaranteed_kwh:.1f} kWh promised, "
+                                      f"until {s.departure:%H:%M}, {p.power_kw:.1f} kW now")
     if a.kind == AssetKind.BATTERY:
         facts["capacity [kWh]"] = f"{a.capacity_kwh:g}"
         facts["efficiency / min SOC / initial SOC"] = f"{a.efficiency:g} / {a.min_soc:g} / {a.initial_soc:g}"

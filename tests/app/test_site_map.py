@@ -135,3 +135,27 @@ def test_edits_are_saved_change_the_groups_and_go_on_chain():
     assert t.loc["asset key (SC1)", "value"].startswith("0x")
     assert t.loc["registered in tx", "value"].startswith("0x")
     assert t.loc["last status on chain", "value"].startswith("none yet")
+
+
+def test_a_kiosk_session_colours_its_charge_point(monkeypatch):
+    monkeypatch.setenv("EV_NOW", "2026-05-06T08:00:00")
+    at = _page()
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from engine.ledger import Status
+    from pages import ui
+    from pages.ui import STATUS_COLORS
+
+    now = datetime(2026, 5, 6, 8, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
+    _, _, reports = ui.kiosk().book("CA-322", now + timedelta(hours=2), 6.0, now)
+    ui.post_statuses(reports)
+    at.session_state["asset_pick"] = "CA-322"
+    at.run()
+    spec = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    cps = {d["id"]: d for d in next(ly for ly in spec["layers"] if ly["id"] == "charge_points")["data"]}
+    assert cps["CA-322"]["color"][:3] == list(STATUS_COLORS[Status.CHARGING])
+    assert cps["CA-493"]["color"][:3] == list(STATUS_COLORS[Status.AVAILABLE])
+    t = at.table[0].value
+    assert t.loc["last status on chain", "value"].startswith("Charging")
+    assert "of 6.0 kWh promised, until 10:00" in t.loc["kiosk session", "value"]
