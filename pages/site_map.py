@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from engine.clock import site_now
 from engine.ledger import LedgerError, Status
 from engine.site import Asset, AssetKind, Site, SiteError
-from engine.site_scenario import group_table
+from engine.site_scenario import cabinet_spec, group_table
 from pages import ui
 from pages.deck import build_deck, legend_html
 
+
+
+def _group_day_chart(site: Site, cabinet_id: str) -> None:
+    """Today's threshold, PV and other load of a group, as the engine sees them (15-min steps)."""
+    day = site_now(site.timezone).replace(hour=0, minute=0, second=0, microsecond=0)
+    spec = cabinet_spec(next(g for g in site.groups() if g.cabinet.id == cabinet_id),
+                        start=day, horizon_steps=96, step_minutes=15)
+    times = [day + timedelta(minutes=15 * k) for k in range(96)]
+    pv, load = np.asarray(spec.pv_kw, float), np.asarray(spec.other_load_kw, float)
+    room = float(spec.threshold_kw) - load + pv
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=times, y=[spec.threshold_kw] * 96, name="threshold [kW]", line={"dash": "dash"}))
+    fig.add_trace(go.Scatter(x=times, y=pv, name="PV [kW]", fill="tozeroy"))
+    fig.add_trace(go.Scatter(x=times, y=load, name="other load [kW]"))
+    fig.add_trace(go.Scatter(x=times, y=room, name="room for EVs without battery [kW]"))
+    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h"},
+                      title=f"{cabinet_id} today, as the engine sees it", yaxis={"title": "kW"})
+    st.plotly_chart(fig, key=f"group_day_{cabinet_id}")
 
 
 def asset_details(site: Site, asset_id: str) -> None:
@@ -23,6 +45,7 @@ def asset_details(site: Site, asset_id: str) -> None:
         st.markdown(f"**Cabinet {c.id}** - {c.name}")
         st.markdown(f"Threshold **{c.threshold_kw:g} kW**; {len(g.charge_points)} charge points, "
                     f"PV {g.pv_kwp:g} kWp, battery {g.battery_kwh:g} kWh, other load {g.other_load_kw:g} kW")
+        _group_day_chart(site, c.id)
         return
     a = site.asset(asset_id)
     st.markdown(f"**{a.kind.label.capitalize()} {a.id}** - {a.name}")

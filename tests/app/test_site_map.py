@@ -159,3 +159,21 @@ def test_a_kiosk_session_colours_its_charge_point(monkeypatch):
     t = at.table[0].value
     assert t.loc["last status on chain", "value"].startswith("Charging")
     assert "of 6.0 kWh promised, until 10:00" in t.loc["kiosk session", "value"]
+
+
+def test_a_cabinet_shows_its_day_as_the_engine_sees_it(chain_off):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["asset_pick"] = "BC-NORTH"
+    at.run()
+    assert not at.exception, at.exception
+    assert "Threshold **25 kW**" in _text(at.markdown) and "PV 20 kWp" in _text(at.markdown)
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t["name"] for t in fig["data"]]
+    assert names[:3] == ["threshold [kW]", "PV [kW]", "other load [kW]"]
+    import base64
+
+    import numpy as np
+
+    y = fig["data"][1]["y"]
+    pv = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else np.asarray(y)
+    assert pv.shape == (96,) and pv.max() > 0 and pv[:16].max() == 0  # PV by day only
