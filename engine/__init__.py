@@ -19,8 +19,8 @@ How it is solved (``engine.lp_model``, ``engine.planner``): one sparse LP per ca
 on *blocks* of consecutive steps with identical data (no arrival, departure, price,
 threshold, PV or load change inside; exact for stages 0-4), loaded once into HiGHS;
 a weighted mix of all stages is solved first as a warm start, then every stage is
-re-optimised exactly from the previous basis and pinned with one row (slack 1e-10
-relative + 1e-9 absolute). Stage 5 charges as early as possible, across blocks by LP
+re-optimised exactly from the previous basis and pinned with one row (slack 1e-9
+relative + 1e-8 absolute). Stage 5 charges as early as possible, across blocks by LP
 and within blocks by front-loading.
 ``quote(scenario, request=None) -> Quote``
     May this request be met? ``Quote.to_dict()`` is the spec's quote JSON

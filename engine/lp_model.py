@@ -486,6 +486,9 @@ _PRIMAL = 4
 class LpHandle:
     """One HiGHS instance holding a model, re-solved stage after stage.
 
+    ``LpHandle.rescues`` counts, process-wide, the runs that needed the numerical rescue
+    (cold restart, then widened stage rows).
+
     Parameters
     ----------
     n_col, n_row : int
@@ -494,6 +497,8 @@ class LpHandle:
     cost : ndarray
         Initial cost vector (minimised).
     """
+
+    rescues = 0
 
     def __init__(
         self,
@@ -601,6 +606,7 @@ class LpHandle:
         status = self.h.getModelStatus()
         if status != _OPTIMAL:
             # numerical rescue: retry from scratch, then with the stage rows widened
+            LpHandle.rescues += 1
             for rel in (0.0, 1e-7, 1e-6):
                 if rel:
                     self._relax_extra_rows(rel)
