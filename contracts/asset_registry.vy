@@ -18,6 +18,8 @@
          bits 160..167  kind (1 charge point, 2 PV inverter, 3 battery, 4 other load)
          bits 168..175  active flag (1 active, 0 deactivated)
          bits 176..207  rated power [W]
+         bits 208..255  battery capacity [Wh] when below 2**48 - 1, else 2**48 - 1
+                        ("see the cold word"); 0 for other kinds
      Cold word:
          bits   0..31   latitude  [micro-degrees] + 2**31 (biased)
          bits  32..63   longitude [micro-degrees] + 2**31 (biased)
@@ -65,6 +67,8 @@ _MASK_160: constant(uint256) = 2**160 - 1
 _SHIFT_KIND: constant(uint256) = 160
 _SHIFT_ACTIVE: constant(uint256) = 168
 _SHIFT_RATED: constant(uint256) = 176
+_SHIFT_HOT_CAPACITY: constant(uint256) = 208
+_MASK_48: constant(uint256) = 2**48 - 1
 
 _SHIFT_LON: constant(uint256) = 32
 _SHIFT_PRICE: constant(uint256) = 64
@@ -271,7 +275,7 @@ def register_asset(
     if kind != KIND_CHARGE_POINT:
         assert price_milli_per_kwh == 0, "registry: price only for a charge point"
 
-    self._hot[asset_id] = self._pack_hot(operator, kind, True, rated_power_w)
+    self._hot[asset_id] = self._pack_hot(operator, kind, True, rated_power_w, capacity_wh)
     self._cold[asset_id] = (
         self._bias(lat_e6)
         | (self._bias(lon_e6) << _SHIFT_LON)
@@ -552,7 +556,7 @@ def hot_word(asset_id: bytes32) -> uint256:
     """
     @notice The packed hot word of an asset (0 if unknown), see the module docstring.
     @param asset_id keccak256 of the asset's human id.
-    @return operator | kind << 160 | active << 168 | rated_power_w << 176.
+    @return operator | kind << 160 | active << 168 | rated_power_w << 176 | capacity << 208.
     """
     return self._hot[asset_id]
 
@@ -622,15 +626,17 @@ def _require_active(hot: uint256):
 
 @internal
 @pure
-def _pack_hot(operator: address, kind: uint8, active: bool, rated_power_w: uint32) -> uint256:
+def _pack_hot(operator: address, kind: uint8, active: bool, rated_power_w: uint32, capacity_wh: uint64) -> uint256:
     """
-    @dev operator | kind << 160 | active << 168 | rated_power_w << 176.
+    @dev operator | kind << 160 | active << 168 | rated_power_w << 176 | capacity << 208,
+         the capacity capped at 2**48 - 1 (meaning: read it from the cold word).
     """
     word: uint256 = convert(convert(operator, uint160), uint256)
     word |= convert(kind, uint256) << _SHIFT_KIND
     if active:
         word |= 1 << _SHIFT_ACTIVE
     word |= convert(rated_power_w, uint256) << _SHIFT_RATED
+    word |= min(convert(capacity_wh, uint256), _MASK_48) << _SHIFT_HOT_CAPACITY
     return word
 
 
@@ -656,10 +662,14 @@ def _unbias(word: uint256) -> int32:
 @view
 def _capacity_if_battery(asset_id: bytes32, hot: uint256) -> uint64:
     """
-    @dev The capacity [Wh] of a battery (reads the cold word), 0 for other kinds.
+    @dev The capacity [Wh] of a battery, 0 for other kinds: from the hot word, or from
+         the cold word when it does not fit the hot word's 48 bits.
     """
     if convert((hot >> _SHIFT_KIND) & _MASK_8, uint8) != KIND_BATTERY:
         return 0
+    small: uint256 = hot >> _SHIFT_HOT_CAPACITY
+    if small != _MASK_48:
+        return convert(small, uint64)
     return convert((self._cold[asset_id] >> _SHIFT_CAPACITY) & _MASK_64, uint64)
 
 

@@ -10,6 +10,7 @@ SC1 hot word (one slot per asset, all SC2 needs)::
     bits 160..167  kind (1..4)
     bits 168..175  active flag
     bits 176..207  rated power [W]
+    bits 208..255  battery capacity [Wh] if below 2**48 - 1, else 2**48 - 1 (see cold word)
 
 SC1 cold word::
 
@@ -31,10 +32,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["HotWord", "StatusWord", "pack_hot", "unpack_hot", "pack_status", "unpack_status", "bias32", "unbias32"]
+__all__ = ["hot_capacity_field", "HotWord", "StatusWord", "pack_hot", "unpack_hot", "pack_status", "unpack_status", "bias32", "unbias32"]
 
 _M8 = (1 << 8) - 1
 _M32 = (1 << 32) - 1
+_M48 = (1 << 48) - 1
 _M64 = (1 << 64) - 1
 _M160 = (1 << 160) - 1
 _BIAS = 1 << 31
@@ -53,12 +55,16 @@ class HotWord:
     active : bool
     rated_power_w : int
         Rated power [W].
+    capacity_field : int
+        Battery capacity [Wh] capped at ``2**48 - 1`` (the cap means: read the cold
+        word); 0 for other kinds.
     """
 
     operator: int
     kind: int
     active: bool
     rated_power_w: int
+    capacity_field: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,14 +103,22 @@ def unbias32(u: int) -> int:
 
 def pack_hot(h: HotWord) -> int:
     """The uint256 hot word of ``h``."""
-    if not (0 <= h.operator <= _M160 and 0 <= h.kind <= _M8 and 0 <= h.rated_power_w <= _M32):
+    if not (0 <= h.operator <= _M160 and 0 <= h.kind <= _M8 and 0 <= h.rated_power_w <= _M32
+            and 0 <= h.capacity_field <= _M48):
         raise ValueError(f"field out of range: {h}")
-    return h.operator | h.kind << 160 | (1 if h.active else 0) << 168 | h.rated_power_w << 176
+    return (h.operator | h.kind << 160 | (1 if h.active else 0) << 168 | h.rated_power_w << 176
+            | h.capacity_field << 208)
 
 
 def unpack_hot(word: int) -> HotWord:
     """Decode a hot word."""
-    return HotWord(word & _M160, (word >> 160) & _M8, bool((word >> 168) & _M8), (word >> 176) & _M32)
+    return HotWord(word & _M160, (word >> 160) & _M8, bool((word >> 168) & _M8), (word >> 176) & _M32,
+                   (word >> 208) & _M48)
+
+
+def hot_capacity_field(capacity_wh: int) -> int:
+    """What the hot word holds for a battery of ``capacity_wh`` [Wh]."""
+    return min(capacity_wh, _M48)
 
 
 def pack_status(s: StatusWord) -> int:

@@ -6,7 +6,7 @@ import boa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.packing import HotWord, StatusWord, pack_hot, pack_status, unpack_hot, unpack_status
+from contracts.packing import HotWord, StatusWord, hot_capacity_field, pack_hot, pack_status, unpack_hot, unpack_status
 from tests.contracts.conftest import BATTERY, CP, key
 
 u32 = st.integers(0, 2**32 - 1)
@@ -15,9 +15,9 @@ u64 = st.integers(0, 2**64 - 1)
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@given(st.integers(0, 2**160 - 1), st.integers(0, 255), st.booleans(), u32)
-def test_hot_word_roundtrip(operator, kind, active, rated):
-    h = HotWord(operator, kind, active, rated)
+@given(st.integers(0, 2**160 - 1), st.integers(0, 255), st.booleans(), u32, st.integers(0, 2**48 - 1))
+def test_hot_word_roundtrip(operator, kind, active, rated, cap):
+    h = HotWord(operator, kind, active, rated, cap)
     word = pack_hot(h)
     assert word < 2**256 and unpack_hot(word) == h
 
@@ -35,7 +35,7 @@ def test_status_word_roundtrip(status, power, energy, ts):
     lat=st.integers(-90_000_000, 90_000_000),
     lon=st.integers(-180_000_000, 180_000_000),
     rated=st.integers(1, 2**32 - 1),
-    cap=st.integers(1, 2**64 - 1),
+    cap=st.one_of(st.integers(1, 2**48), st.integers(2**48 - 2, 2**64 - 1)),
     price=u32,
     operator_seed=st.integers(1, 2**160 - 1),
 )
@@ -50,7 +50,8 @@ def test_registry_packs_like_the_mirror(deployed, kind, lat, lon, rated, cap, pr
             kind, lat, lon, rated, cap, price,
         )
         assert int(a.operator, 16) == operator_seed and a.cabinet_id == key("C1") and a.active
-        assert unpack_hot(r.hot_word(key("X"))) == HotWord(operator_seed, kind, True, rated)
+        assert unpack_hot(r.hot_word(key("X"))) == HotWord(operator_seed, kind, True, rated, hot_capacity_field(cap))
+        assert r.status_auth(key("X"))[2] == cap  # what SC2 sees, from the hot or the cold word
 
 
 @SETTINGS
