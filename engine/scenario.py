@@ -45,7 +45,6 @@ __all__ = [
     "step_array",
 ]
 
-ArrayLike = "float | Sequence[float] | np.ndarray | None"
 
 
 class ScenarioError(ValueError):
