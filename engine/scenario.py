@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 
-
 class ScenarioError(ValueError):
     """An invalid scenario; ``str(err)`` is ``"<field path>: <message>"``.
 
