@@ -31,7 +31,7 @@ def _group_day_chart(site: Site, cabinet_id: str) -> None:
     fig.add_trace(go.Scatter(x=times, y=pv, name="PV [kW]", fill="tozeroy"))
     fig.add_trace(go.Scatter(x=times, y=load, name="other load [kW]"))
     fig.add_trace(go.Scatter(x=times, y=room, name="room for EVs without battery [kW]"))
-    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h"},
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.3},
                       title=f"{cabinet_id} today, as the engine sees it", yaxis={"title": "kW"})
     st.plotly_chart(fig, key=f"group_day_{cabinet_id}")
 
