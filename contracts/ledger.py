@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 from urllib.parse import urlparse
 
 from contracts.chain import ANVIL_DEFAULT_KEY, Chain, ChainUnavailable, ContractRevert, chunks
-from contracts.compile import BOARD, REGISTRY, CompiledContract, compile_contract
+from contracts.compile import BOARD, REGISTRY, compile_contract
 from contracts.deployments import Deployment, load_deployment, record_deployment
 from contracts.records import AssetRecord, CabinetRecord, Registration, StatusEvent
 from contracts.units import (
