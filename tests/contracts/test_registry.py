@@ -317,3 +317,13 @@ def test_status_auth_views(deployed):
     assert caps == [0, 50_000, 0] and hots[2] == 0
     r.pause()
     assert r.status_auth(key("CP-1"))[0] is True
+
+
+def test_bulk_cabinet_views_and_constants(deployed):
+    r = deployed.registry
+    r.register_cabinet(key("C2"), "C2", 2_000, -LAT, -LON)
+    got = r.get_cabinets([key("C2"), key("NOPE"), key("C1")])
+    assert [(c.threshold_w, c.lat_e6, c.exists) for c in got] == [(2_000, -LAT, True), (0, 0, False), (20_000, LAT, True)]
+    assert r.cabinet_ids(1, 1) == [key("C2")] and r.cabinet_ids(2, 5) == []
+    assert (r.KIND_CHARGE_POINT(), r.KIND_PV_INVERTER(), r.KIND_BATTERY(), r.KIND_OTHER_LOAD()) == (1, 2, 3, 4)
+    assert (r.MAX_BATCH(), r.MAX_PAGE()) == (64, 256)
