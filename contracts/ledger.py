@@ -198,8 +198,12 @@ class Ledger:
             return False
         if dep.board_hash != compile_contract(BOARD, state).source_hash:
             return False
-        if not chain.code_at(dep.registry) or not chain.code_at(dep.board):
-            return False
+        for name, address in ((REGISTRY, dep.registry), (BOARD, dep.board)):
+            code = chain.code_at(address)
+            runtime = bytes.fromhex(compile_contract(name, state).bytecode_runtime[2:])
+            half = len(runtime) // 2  # immutables are appended to the deployed code
+            if not code or code[:half] != runtime[:half]:
+                return False
         return True
 
     @classmethod

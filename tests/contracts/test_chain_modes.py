@@ -146,3 +146,14 @@ def test_recorded_deployment_without_code_is_redeployed(tmp_path):
         assert first.deployed_now
     finally:
         fresh.stop()
+
+
+@pytest.mark.anvil
+def test_recorded_address_with_foreign_code_is_redeployed(anvil_node, tmp_path):
+    first = Ledger.connect(anvil_node.url, state_dir=tmp_path)
+    dep = load_deployment(31337, tmp_path)
+    swapped = Deployment(dep.board, dep.registry, dep.registry_hash, dep.board_hash, dep.deployer, dep.block)
+    record_deployment(31337, swapped, tmp_path)  # code exists at both, but not the right code
+    again = Ledger.connect(anvil_node.url, state_dir=tmp_path)
+    assert again.deployed_now and again.registry_address not in (first.registry_address, first.board_address)
+    assert load_deployment(31337, tmp_path).registry == again.registry_address
