@@ -157,3 +157,36 @@ def test_recorded_address_with_foreign_code_is_redeployed(anvil_node, tmp_path):
     again = Ledger.connect(anvil_node.url, state_dir=tmp_path)
     assert again.deployed_now and again.registry_address not in (first.registry_address, first.board_address)
     assert load_deployment(31337, tmp_path).registry == again.registry_address
+
+
+def test_connection_errors_are_retried_with_backoff():
+    from contracts.chain import Chain
+
+    chain = Chain.__new__(Chain)
+    Chain.__init__(chain, None, "rpc", "http://127.0.0.1:9", "0x" + "11" * 20, None, retries=3, backoff_s=0.01)
+    calls = []
+
+    def flaky():
+        calls.append(time.perf_counter())
+        if len(calls) < 3:
+            raise ConnectionRefusedError("down")
+        return 42
+
+    assert chain._rpc("eth_test", flaky) == 42 and len(calls) == 3
+    assert calls[2] - calls[1] >= calls[1] - calls[0] > 0  # exponential backoff
+    calls.clear()
+    with pytest.raises(ChainUnavailable, match=r"http://127.0.0.1:9 is unreachable: eth_fail"):
+        chain._rpc("eth_fail", lambda: (_ for _ in ()).throw(ConnectionRefusedError("down")))
+
+
+@pytest.mark.anvil
+def test_two_clients_with_one_key_resync_nonces(anvil_node, tmp_path):
+    a = Ledger.connect(anvil_node.url, state_dir=tmp_path)
+    b = Ledger.connect(anvil_node.url, state_dir=tmp_path)  # same key, own nonce book
+    assert not b.deployed_now
+    site = small_site(n_cp=1)
+    a.sync_site(site)
+    b.post_status(StatusReport("CP-1", Status.CHARGING, 1, 0))  # b learns its nonce
+    a.post_status(StatusReport("CP-1", Status.CHARGING, 2, 0))  # a moves it on
+    b.post_status(StatusReport("CP-1", Status.CHARGING, 3, 0))  # b's cached nonce is stale: resync
+    assert a.get_status("CP-1").power_kw == 3.0
