@@ -19,7 +19,7 @@ How it is solved (``engine.lp_model``, ``engine.planner``): one sparse LP per ca
 on *blocks* of consecutive steps with identical data (no arrival, departure, price,
 threshold, PV or load change inside; exact for stages 0-4), loaded once into HiGHS;
 a weighted mix of all stages is solved first as a warm start, then every stage is
-re-optimised exactly from the previous basis and pinned with one row (slack 1e-9
+re-optimised exactly from the previous basis and pinned with one row (slack 1e-8
 relative + 1e-8 absolute). Stage 5 charges as early as possible, across blocks by LP
 and within blocks by front-loading.
 ``quote(scenario, request=None) -> Quote``

@@ -4,7 +4,7 @@ Each cabinet is an independent LP (:mod:`engine.lp_model`), built on blocks of
 consecutive steps with identical data (:func:`engine.lp_model.aggregate`, exact for
 stages 0-4) and loaded once into HiGHS. A weighted mix of all stages is solved first
 (warm start only); then every stage changes the cost vector, re-runs the simplex from
-the previous basis and pins its optimum with one extra row (slack ``1e-9`` relative +
+the previous basis and pins its optimum with one extra row (slack ``1e-8`` relative +
 ``1e-8`` absolute, widened to 1e-6 only if HiGHS then reports a numerical failure):
 
 0. minimise the total overload ``sum o[t] dt`` [kWh] (skipped, with ``o`` fixed to 0, when
@@ -46,7 +46,7 @@ __all__ = [
     "MET_TOL_KWH",
 ]
 
-TOL_REL = 1e-9
+TOL_REL = 1e-8
 """Relative slack given to an earlier stage's optimum when it becomes a constraint."""
 TOL_ABS = 1e-8
 """Absolute slack given to an earlier stage's optimum when it becomes a constraint."""
