@@ -16,7 +16,7 @@ def test_kiosk_url_has_no_cpo_pages_and_books_a_session(app_url, page):
     page.goto(f"{app_url}/kiosk?cp=CA-148")
     wait_idle(page, timeout=180_000)
     page.get_by_role("heading", name="EV charging kiosk").wait_for(timeout=60_000)
-    page.get_by_text("Charge point CA-148").wait_for(timeout=30_000)
+    page.get_by_text("Charge point CA-148", exact=True).wait_for(timeout=30_000)
     # no navigation, no CPO sidebar, no link to the CPO pages
     assert page.locator("[data-testid=stSidebarNav]").count() == 0
     assert page.locator("[data-testid=stSidebarUserContent]").count() == 0

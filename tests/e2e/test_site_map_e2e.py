@@ -59,7 +59,7 @@ def test_map_renders_offline_and_a_click_opens_a_charge_point(app_url, page):
     page.mouse.click(box["x"] + x, box["y"] + y)
     page.wait_for_timeout(1000)
     wait_idle(page)
-    page.get_by_text("Charge point CA-513").wait_for(timeout=30_000)
+    page.get_by_text("Charge point CA-513", exact=True).wait_for(timeout=30_000)
     page.locator("[data-testid=stTable]").first.get_by_text("AB-PANEL").wait_for(timeout=30_000)
     details = page.locator("[data-testid=stTable]").first.inner_text()
     assert "AB-PANEL" in details and "6.656" in details
