@@ -14,6 +14,19 @@ from engine.site import AssetKind
 from pages import ui
 
 
+LIVE_SECONDS = 30  # how often the progress view refreshes itself [s]
+
+
+@st.fragment(run_every=LIVE_SECONDS)
+def _live_progress(k, cp: str, session_id: str) -> None:
+    """The progress view, refreshed every ``LIVE_SECONDS`` on its own (the rest of the page stays)."""
+    now = site_now(k.store.site().timezone)
+    active = k.session_on(cp, now)
+    if active is None or active.id != session_id:
+        st.rerun()  # the session ended: back to the request form
+    _progress_view(k, session_id, now)
+
+
 def _progress_view(k, session_id: str, now: datetime) -> None:
     p = k.progress(session_id, now)
     s = p.session
@@ -37,6 +50,7 @@ def _progress_view(k, session_id: str, now: datetime) -> None:
                       yaxis={"title": "energy [kWh]"}, legend={"orientation": "h"},
                       yaxis2={"title": "SOC [%]", "overlaying": "y", "side": "right", "range": [0, 100]})
     st.plotly_chart(fig, key="progress_chart")
+    st.caption(f"Updates every {LIVE_SECONDS} s (site clock {now:%H:%M:%S}).")
     st.button("Refresh", key="refresh")
 
 
@@ -134,7 +148,7 @@ def main() -> None:
     ui.refresh_statuses(k, now)
     active = k.session_on(cp, now)
     if active is not None:
-        _progress_view(k, active.id, now)
+        _live_progress(k, cp, active.id)
     else:
         _request_form(k, cp, now)
 

@@ -43,6 +43,14 @@ def test_kiosk_url_has_no_cpo_pages_and_books_a_session(app_url, page):
     page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1500)
     shot(page, "kiosk_progress")
+    # the progress view refreshes itself (a run_every fragment): its clock moves without a click
+    clock = page.get_by_text("Updates every 30 s")
+    before = clock.inner_text()
+    page.wait_for_function(
+        "t => { const e = [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+        ".find(x => x.innerText.startsWith('Updates every')); return e && e.innerText !== t; }",
+        arg=before, timeout=75_000)
+    assert page.get_by_text("Charging at CA-148").count() == 1
     outside = [u for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
                and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
     assert not outside, outside
