@@ -10,15 +10,13 @@ import os
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.errors import FieldError
+
 __all__ = ["site_now", "site_tz", "floor_to_step", "ClockError"]
 
 
-class ClockError(ValueError):
-    """A bad clock setting; the message starts with the offending field."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
+class ClockError(FieldError):
+    """A bad clock setting; the message starts with the offending field (:class:`engine.errors.FieldError`)."""
 
 
 def site_tz(timezone: str) -> ZoneInfo:

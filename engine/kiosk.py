@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
@@ -33,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import FieldError
+from engine.files import atomic_write_text
 from engine.ledger import Status, StatusReport
 from engine.site import AssetKind
 from engine.site_scenario import scenario_for_group
@@ -52,12 +53,8 @@ __all__ = [
 MAX_ENERGY_KWH = 200.0
 
 
-class KioskError(ValueError):
-    """A bad kiosk input; the message starts with the offending field."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
+class KioskError(FieldError):
+    """A bad kiosk input; the message starts with the offending field (:class:`engine.errors.FieldError`)."""
 
 
 def _num(value: Any, name: str, lo: float, hi: float, *, lo_open: bool = False) -> float:
@@ -217,19 +214,6 @@ class Progress:
         return [min(100.0, s.soc_now_pct + 100.0 * e / s.battery_kwh) for e in self.energy_kwh]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class SessionBook:
     """The journal of accepted kiosk sessions and their latest plan segments (thread-safe)."""
 
@@ -276,7 +260,7 @@ class SessionBook:
         with self.lock:
             plans = self.plans()
             plans.update(segments)
-            _atomic_write(self.plans_path, json.dumps(plans))
+            atomic_write_text(self.plans_path, json.dumps(plans))
 
 
 def _delivered(seg: dict[str, Any] | None, t: datetime) -> tuple[float, float]:

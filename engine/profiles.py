@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.errors import FieldError
 from engine.site import Asset, AssetKind
 
 __all__ = [
@@ -54,12 +55,8 @@ _AUG1 = date(2016, 8, 1)
 _SOLSTICE = date(2016, 6, 21)
 
 
-class ProfileError(ValueError):
-    """A bad profile request; the message starts with the offending field."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
+class ProfileError(FieldError):
+    """A bad profile request; the message starts with the offending field (:class:`engine.errors.FieldError`)."""
 
 
 # -- data ---------------------------------------------------------------------------------

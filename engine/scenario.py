@@ -28,6 +28,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from engine.errors import FieldError
+
 __all__ = [
     "ScenarioError",
     "BatterySpec",
@@ -46,21 +48,8 @@ __all__ = [
 ]
 
 
-class ScenarioError(ValueError):
-    """An invalid scenario; ``str(err)`` is ``"<field path>: <message>"``.
-
-    Parameters
-    ----------
-    field : str
-        Path of the offending field, e.g. ``"sessions[3].departure_step"``.
-    message : str
-        What is wrong with it.
-    """
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class ScenarioError(FieldError):
+    """An invalid scenario; ``str(err)`` is ``"<field path>: <message>"`` (:class:`engine.errors.FieldError`)."""
 
 
 # --------------------------------------------------------------------------- dataclasses

@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, Iterable
+
+from engine.errors import FieldError
+from engine.files import atomic_write_text
 
 __all__ = [
     "AssetKind",
@@ -36,12 +38,8 @@ __all__ = [
 ]
 
 
-class SiteError(ValueError):
-    """An invalid site description; the message starts with the offending field."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
+class SiteError(FieldError):
+    """An invalid site description; the message starts with the offending field (:class:`engine.errors.FieldError`)."""
 
 
 class AssetKind(IntEnum):
@@ -487,18 +485,7 @@ def load_site(path: str | os.PathLike[str]) -> Site:
 
 def save_site(site: Site, path: str | os.PathLike[str]) -> None:
     """Write a site atomically (a crash never leaves a half-written file)."""
-    path = Path(path)
-    text = json.dumps(site_to_dict(_validated(site)), indent=1) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(site_to_dict(_validated(site)), indent=1) + "\n")
 
 
 def iter_assets(site: Site, kinds: Iterable[AssetKind] | None = None) -> Iterable[Asset]:

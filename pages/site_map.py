@@ -184,7 +184,7 @@ def _on_map_select() -> None:
 def main() -> None:
     store = ui.site_store()
     site = store.site()
-    ch = ui.ensure_synced(site)
+    ui.ensure_synced(site)
     st.title("Site map")
     st.caption(f"{site.name}: {len(site.cabinets)} cabinets, {len(site.charge_points)} charge points, "
                f"{len(site.assets) - len(site.charge_points)} other assets. Click an asset on the map or pick it below.")

@@ -53,6 +53,8 @@ UTC = ZoneInfo("UTC")
 import numpy as np
 import pandas as pd
 
+from engine.errors import FieldError
+
 __all__ = [
     "ACN_TZ",
     "DATA_DIR",
@@ -86,21 +88,8 @@ COLUMNS = (
 )
 
 
-class ReplayError(ValueError):
-    """Invalid replay input; ``field`` names the offending option or file.
-
-    Parameters
-    ----------
-    field : str
-        The option or input that is wrong, e.g. ``"--start"`` or ``"--sessions"``.
-    message : str
-        What is wrong with it.
-    """
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class ReplayError(FieldError):
+    """Invalid replay input; ``field`` names the offending option or file (:class:`engine.errors.FieldError`)."""
 
 
 @dataclass(frozen=True)
@@ -301,7 +290,6 @@ def read_sessions(paths: Sequence[str | Path] | None = None) -> tuple[list[RawSe
     files = [Path(p) for p in paths] if paths else default_paths("caltech")
     report = LoadReport(files=[str(p) for p in files])
     skipped: Counter[str] = Counter()
-    clipped: Counter[str] = Counter()
     out: list[RawSession] = []
     seen: set[str] = set()
     for path in files:

@@ -1,8 +1,6 @@
 """The site model: loading, validation naming the field, groups and edits."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from engine.site import AssetKind, SiteError, load_site, save_site, site_from_dict, site_to_dict
