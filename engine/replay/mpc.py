@@ -3,7 +3,9 @@
 ``mpc`` (model predictive control, online, no knowledge of the future):
 
 - every arriving driver gets a quote from the engine (:func:`engine.quote`) on the cars
-  present and is promised ``min(request, quote)`` as a guarantee, as at the kiosk;
+  present and is promised ``min(request, quote)`` as a guarantee, as at the kiosk; drivers
+  arriving at the same step are quoted smallest request first (``quote_order="need"``,
+  default; ``"arrival"`` quotes them in data order, i.e. by real connection time);
 - the engine (:func:`engine.planner.plan_cabinet`, the cheap one-cabinet entry point)
   plans the cars present over their told windows only (the plan's horizon ends at the latest
   told deadline), and cars follow the plan until the next re-plan;
@@ -28,6 +30,26 @@
   the cars follow the plan exactly, so the re-plan would see the same remaining problem; the
   tests show both policies give the same KPIs on a real day.
 
+Demands met (``bench/replay_heldout.py``: 23 Caltech and 7 JPL weekdays of 2019-2020 at 15,
+20, 25, 30 and 40 kW, actual departures): mpc delivers at least the energy of edf and llf in
+147 of 150 cases (the 3 others lose 0.01-0.07 pp: online, energy charged early for a car
+that could have waited is missing for a car arriving later) and is within 0.23 pp of offline
+everywhere. It meets at least as many demands as edf in 108 of 150 cases (mean -0.8 pp,
+from -26 to +10 pp); the 42 others are all at 15-25 kW (plus 2 JPL days at 30-40 kW), on
+days where more is asked than the threshold can deliver. There the promises decide who is
+met: capacity is promised first come, first served, and every car mpc misses got exactly its
+promise and nothing more (the engine's optimal plans have no best-effort energy to move
+between cars, so no tie-break can help: a completion-favouring split of the per-car totals
+changed nothing in any of those cases and was not kept). All 388 cars edf meets there and
+mpc does not are certified unmeetable by :func:`engine.replay.promise_bound.promise_bound`:
+no schedule, even with hindsight, keeps the promises made before they arrived and gives them
+99 % of their need. edf meets them by giving little to large early cars that mpc had
+promised their request to (e.g. Caltech 2019-07-24 at 25 kW: one car promised 54 kWh at
+arrival; edf gives it 9.6 kWh and meets 9 more small cars). Meeting as many demands as edf
+there needs another promise policy than the spec's ``min(request, quote)``, not another plan.
+Quoting same-step arrivals smallest request first meets more demands than data order in 16
+of the 150 cases and fewer in none, with the same energy.
+
 ``offline``: one plan of the whole window with every session known in advance, with its real
 departure (the upper bound no online strategy beats in delivered energy).
 """
@@ -42,9 +64,10 @@ from engine.replay.strategies import ReplayProblem, StepView
 from engine.replay.tiebreak import deadline_split
 from engine.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 
-__all__ = ["ModelPredictive", "OfflineOptimal", "SITE_CABINET"]
+__all__ = ["ModelPredictive", "OfflineOptimal", "SITE_CABINET", "QUOTE_ORDERS"]
 
 SITE_CABINET = "SITE"
+QUOTE_ORDERS = ("need", "arrival")
 EPS_KWH = 1e-6
 
 
@@ -117,6 +140,9 @@ class ModelPredictive:
         Split the planned load among cars by deadline (default) or keep the engine's split.
     prices : bool
         Give the engine the tariff's prices (default False: price-blind, see module doc).
+    quote_order : {"need", "arrival"}
+        Order in which drivers arriving at the same step are quoted: smallest request first
+        (default) or in data order (real connection time).
 
     Attributes
     ----------
@@ -124,6 +150,8 @@ class ModelPredictive:
         Wall time of every decision that called the engine (quotes + plan) [s].
     promised_kwh : ndarray
         What each driver was promised at arrival [kWh].
+    promise_order : list of int
+        The cars in the order they were promised (see :mod:`engine.replay.promise_bound`).
     replans : int
         Number of plans computed.
     quotes : int
@@ -136,13 +164,18 @@ class ModelPredictive:
     name = "mpc"
     respects_threshold = True
 
-    def __init__(self, replan: str = "events", tiebreak: str = "deadline", prices: bool = False) -> None:
+    def __init__(
+        self, replan: str = "events", tiebreak: str = "deadline", prices: bool = False, quote_order: str = "need"
+    ) -> None:
         if replan not in ("events", "every"):
             raise ValueError("replan must be events or every")
         if tiebreak not in ("deadline", "engine"):
             raise ValueError("tiebreak must be deadline or engine")
+        if quote_order not in QUOTE_ORDERS:
+            raise ValueError(f"quote_order must be one of {', '.join(QUOTE_ORDERS)}")
         self.replan = replan
         self.tiebreak = tiebreak
+        self.quote_order = quote_order
         self.prices = bool(prices)
         self.tiebreak_fallbacks = 0
         self.solve_seconds: list[float] = []
@@ -157,6 +190,7 @@ class ModelPredictive:
         self.quotes = 0
         self.tiebreak_fallbacks = 0
         self.promised_kwh = np.zeros(problem.n)
+        self.promise_order: list[int] = []
         self.in_guarantee = np.zeros(problem.n, dtype=bool)
         self._plan_t0 = 0
         self._plan_end = -1
@@ -227,6 +261,13 @@ class ModelPredictive:
         self._plan_t0, self._plan_end = t, t + horizon
         self.replans += 1
 
+    def _arrival_order(self, view: StepView) -> list[int]:
+        """The cars arriving at this step in the order they are quoted."""
+        arrived = [int(i) for i in view.arrived]
+        if self.quote_order == "need":
+            arrived.sort(key=lambda i: (float(view.remaining_kwh[i]), i))
+        return arrived
+
     def _changed(self, t: int, view: StepView) -> bool:
         pr = self.problem
         if view.arrived.size:
@@ -264,10 +305,10 @@ class ModelPredictive:
         if view.arrived.size:
             arrived = set(int(i) for i in view.arrived)
             others = [int(i) for i in view.present if int(i) not in arrived]
-            for i in view.arrived:
-                i = int(i)
+            for i in self._arrival_order(view):
                 q0 = self.quotes
                 self.promised_kwh[i] = self._quote(i, t, view, others)
+                self.promise_order.append(i)
                 called = called or self.quotes > q0
                 self.in_guarantee[i] = self.promised_kwh[i] > EPS_KWH
                 others.append(i)
