@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give mpc the tariff (engine stage 4 minimises cost online); default price-blind")
     p.add_argument("--tiebreak", default="deadline", choices=("deadline", "engine"),
                    help="how mpc splits the planned load among cars (default deadline)")
+    p.add_argument("--quote-order", default="need", choices=("need", "arrival"),
+                   help="order in which mpc quotes drivers arriving at the same step: smallest request "
+                        "first (default) or data order (real connection time)")
     p.add_argument("--detail", metavar="FILE",
                    help="also write per-session results and the load series as JSON to FILE")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -166,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
         f"{rep.skipped_total()} skipped {rep.skipped or ''} clipped {rep.clipped or ''}")
     config = ReplayConfig(threshold_kw=args.threshold_kw, rated_kw=args.rated_kw, departure=args.departure,
                           tariff=tariff, replan=args.replan, mpc_prices=args.mpc_prices,
-                          tiebreak=args.tiebreak)
+                          tiebreak=args.tiebreak, quote_order=args.quote_order)
     algos = list(ALGORITHMS) if args.algorithm == "all" else [args.algorithm]
     results = []
     for name in algos:

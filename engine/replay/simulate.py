@@ -65,6 +65,9 @@ class ReplayConfig:
         Give ``mpc`` the tariff (engine stage 4 minimises cost online); default price-blind.
     tiebreak : {"deadline", "engine"}
         How ``mpc`` splits the planned load among cars (see :mod:`engine.replay.mpc`).
+    quote_order : {"need", "arrival"}
+        Order in which ``mpc`` quotes drivers arriving at the same step: smallest request
+        first (default) or in data order (real connection time).
     """
 
     threshold_kw: float = DEFAULT_THRESHOLD_KW
@@ -74,6 +77,7 @@ class ReplayConfig:
     replan: str = "events"
     mpc_prices: bool = False
     tiebreak: str = "deadline"
+    quote_order: str = "need"
 
     def validate(self) -> None:
         """Raise :class:`ReplayError` naming the option that is wrong."""
@@ -87,6 +91,8 @@ class ReplayConfig:
             raise ReplayError("--replan", "must be events or every")
         if self.tiebreak not in ("deadline", "engine"):
             raise ReplayError("--tiebreak", "must be deadline or engine")
+        if self.quote_order not in ("need", "arrival"):
+            raise ReplayError("--quote-order", "must be need or arrival")
 
 
 @dataclass(frozen=True, eq=False)
@@ -296,7 +302,8 @@ def run_replay(
         raise ReplayError("--algorithm", f"unknown algorithm {algorithm!r} (choose from {', '.join(ALGORITHMS)})")
     problem = build_problem(window, config)
     options = (
-        {"replan": config.replan, "prices": config.mpc_prices, "tiebreak": config.tiebreak}
+        {"replan": config.replan, "prices": config.mpc_prices, "tiebreak": config.tiebreak,
+         "quote_order": config.quote_order}
         if algorithm == "mpc" else {}
     )
     strategy = make_strategy(algorithm, **options)
@@ -343,6 +350,7 @@ def replay(
     replan: str = "events",
     mpc_prices: bool = False,
     tiebreak: str = "deadline",
+    quote_order: str = "need",
     journal: str | Path | None = None,
     progress: Progress | None = None,
 ) -> ReplayResult:
@@ -376,6 +384,8 @@ def replay(
         Give ``mpc`` the tariff.
     tiebreak : {"deadline", "engine"}
         ``mpc``'s split of the planned load among cars.
+    quote_order : {"need", "arrival"}
+        Order in which ``mpc`` quotes same-step arrivals.
     journal : path, optional
         The live site's kiosk journal (``EV_STATE_DIR/sessions.jsonl``) to replay, alone or
         with ``sessions``.
@@ -386,7 +396,8 @@ def replay(
     ReplayResult
     """
     config = ReplayConfig(threshold_kw=threshold_kw, rated_kw=rated_kw, departure=departure,
-                          tariff=tariff, replan=replan, mpc_prices=mpc_prices, tiebreak=tiebreak)
+                          tariff=tariff, replan=replan, mpc_prices=mpc_prices, tiebreak=tiebreak,
+                          quote_order=quote_order)
     config.validate()
     window = load_window(sessions, start, days, step_minutes, rated_kw, demand, journal=journal)
     return run_replay(window, algorithm, config, progress)

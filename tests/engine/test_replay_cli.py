@@ -45,6 +45,7 @@ def test_cli_prints_one_kpi_object():
         (["--sessions", "/no/such.csv"], "--sessions"),
         (["--tariff", "free"], "--tariff"),
         (["--demand", "wish"], "--demand"),
+        (["--quote-order", "random"], "--quote-order"),
     ],
 )
 def test_bad_option_exits_2_naming_it(args, option, capsys):
@@ -87,3 +88,23 @@ def test_journal_option(tmp_path, capsys):
     assert out["sessions"] == 1 and out["delivered_kwh"] == 6.6 and out["demands_met_pct"] == 0.0
     assert main(["--journal", str(tmp_path / "missing.jsonl"), "--quiet"]) == 2
     assert "--journal" in capsys.readouterr().err
+
+
+def test_quote_order_option_reaches_mpc(capsys):
+    """2019-05-07 at 20 kW: quoting same-step arrivals in data order meets one demand fewer."""
+    met = {}
+    for order in ("need", "arrival"):
+        assert main(["--start", "2019-05-07", "--threshold-kw", "20", "--algorithm", "mpc", "--tariff", "none",
+                     "--quote-order", order, "--quiet"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        met[order] = out["demands_met_pct"]
+        assert out["delivered_kwh"] == pytest.approx(302.831, abs=0.01)
+    assert met == {"need": 66.67, "arrival": 64.58}
+
+
+def test_quote_order_config_is_validated():
+    from engine.replay.loader import ReplayError
+    from engine.replay.simulate import ReplayConfig
+
+    with pytest.raises(ReplayError, match="--quote-order"):
+        ReplayConfig(quote_order="fifo").validate()
