@@ -1,6 +1,7 @@
 """Held-out check of mpc on many real days: energy vs edf/llf/offline, demands met vs edf.
 
-    python bench/replay_heldout.py [--jobs 2] [--thresholds 15 20 25 30 40] [--arrival-order] [--quick]
+    python bench/replay_heldout.py [--jobs 2] [--thresholds 15 20 25 30 40] [--departure actual|estimated]
+                                   [--arrival-order] [--quick]
 
 For every (site, day, threshold) it replays edf, llf, offline and mpc (default options) and
 prints one row: energy delivered [%] and demands met [%] of each, and flags
@@ -18,9 +19,13 @@ For every ``M`` row it also prints why, from the replay itself:
 - ``bound``: of the ``lost`` cars, how many could not get 99 % of their need in *any*
   schedule (with hindsight) keeping the promises made before they arrived
   (:func:`engine.replay.promise_bound.promise_bound`): lost to the promise policy
-  (``min(request, quote)``, first come first served), not to the plan.
+  (``min(request, quote)``, first come first served), not to the plan. With ``--departure
+  estimated`` a promise made on a told window counts only as far as it was kept (what the
+  car got before it really left), since a car leaving early ends its own promise.
 
-``--arrival-order`` also runs mpc quoting same-step arrivals in data order (the old
+``--departure estimated`` tells every strategy the driver's stated departure instead of the
+real one (the car still leaves at its real departure), as ``python -m engine replay
+--departure estimated``; the table is the same. ``--arrival-order`` also runs mpc quoting same-step arrivals in data order (the old
 behaviour) and prints its demands met. Runs take a few minutes (``--jobs`` processes).
 """
 
@@ -50,7 +55,7 @@ ENERGY_TOL_KWH = 1e-6
 GAP_PP = 0.5
 
 
-def run_day(job: tuple[str, str, tuple[float, ...], bool]) -> list[dict]:
+def run_day(job: tuple[str, str, tuple[float, ...], bool, str]) -> list[dict]:
     """Replay one day at every threshold; one result dict per threshold."""
     from engine.replay.kpi import session_met
     from engine.replay.loader import default_paths, load_window
@@ -58,11 +63,11 @@ def run_day(job: tuple[str, str, tuple[float, ...], bool]) -> list[dict]:
     from engine.replay.promise_bound import promise_bound
     from engine.replay.simulate import ReplayConfig, build_problem, run_replay, simulate
 
-    site, day, thresholds, arrival_order = job
+    site, day, thresholds, arrival_order, departure = job
     window = load_window(default_paths(site), day)
     rows = []
     for thr in thresholds:
-        cfg = ReplayConfig(threshold_kw=thr)
+        cfg = ReplayConfig(threshold_kw=thr, departure=departure)
         res = {a: run_replay(window, a, cfg) for a in ("edf", "llf", "offline", "mpc")}
         row: dict = {"site": site, "day": day, "threshold_kw": thr, "n": window.n}
         for a, r in res.items():
@@ -82,7 +87,10 @@ def run_day(job: tuple[str, str, tuple[float, ...], bool]) -> list[dict]:
             row["lost"] = int(lost.size)
             row["tie"] = int(np.sum(~met_mpc & (got > mpc.promised_kwh + 0.01)))
             if lost.size:
-                bound = promise_bound(pr, mpc.promised_kwh, mpc.promise_order, lost)
+                kept = mpc.promised_kwh
+                if departure == "estimated":  # a car leaving before its told deadline ends its promise
+                    kept = np.minimum(kept, got)
+                bound = promise_bound(pr, kept, mpc.promise_order, lost)
                 row["bound"] = int(np.sum(bound < 0.99 * pr.demand_kwh[lost]))
         if arrival_order:
             mpc = ModelPredictive(quote_order="arrival")
@@ -111,13 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--thresholds", type=float, nargs="+", default=list(THRESHOLDS))
     p.add_argument("--arrival-order", action="store_true",
                    help="also run mpc quoting same-step arrivals in data order")
+    p.add_argument("--departure", default="actual", choices=("actual", "estimated"),
+                   help="deadline the strategies are told (default actual)")
     p.add_argument("--quick", action="store_true", help="3 Caltech days and 1 JPL day only")
     args = p.parse_args(argv)
     cal, jpl = (CALTECH_DAYS[:3], JPL_DAYS[:1]) if args.quick else (CALTECH_DAYS, JPL_DAYS)
-    jobs = [("caltech", d, tuple(args.thresholds), args.arrival_order) for d in cal]
-    jobs += [("jpl", d, tuple(args.thresholds), args.arrival_order) for d in jpl]
+    jobs = [("caltech", d, tuple(args.thresholds), args.arrival_order, args.departure) for d in cal]
+    jobs += [("jpl", d, tuple(args.thresholds), args.arrival_order, args.departure) for d in jpl]
     print(f"{len(cal)} Caltech + {len(jpl)} JPL days x thresholds {args.thresholds} kW, 5-min steps, "
-          f"actual departures, demand = delivered energy; {args.jobs} process(es)", flush=True)
+          f"{args.departure} departures, demand = delivered energy; {args.jobs} process(es)", flush=True)
     head = (f"{'site':<7} {'day':<10} {'wd':<3} {'kW':>3} {'n':>3} | {'energy %: edf':>13} {'llf':>6} {'mpc':>6} "
             f"{'off':>6} | {'met %: edf':>10} {'llf':>6} {'mpc':>6} {'off':>6}"
             + (f" {'mpc-arr':>7}" if args.arrival_order else "") + " | flags  lost tie bound")
