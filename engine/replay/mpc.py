@@ -50,6 +50,26 @@ there needs another promise policy than the spec's ``min(request, quote)``, not 
 Quoting same-step arrivals smallest request first meets more demands than data order in 16
 of the 150 cases and fewer in none, with the same energy.
 
+Estimated departures (``--departure estimated``; ``bench/replay_heldout.py --departure
+estimated``, same 150 cases): mpc delivers at least the energy of both edf and llf in only 69
+of 150 (Caltech 61 of 115, JPL 8 of 35; worst -2.86 pp), while on the Caltech cases it
+delivers more in total than either (29 323 kWh vs llf 29 275). Why, measured on 8 Caltech days
+x 5 thresholds (shortfall at departure [kWh], edf / llf / mpc): cars leaving before their told
+deadline 1136 / 1113 / 948, on time 129 / 117 / 44, cars staying past it 427 / 357 / 556. mpc
+loses on the cars that overstay: a quote sees only the promises made (best-effort cars are not
+in it), so at a tight threshold the capacity after a car's told deadline is promised to later
+arrivals, and the overstaying car, no longer guaranteed, gets what is left (e.g. Caltech
+2019-06-19 at 25 kW: a car told 55 min stays 8.4 h and gets 12.6 of 19.9 kWh; llf, which
+puts it first, meets it). Which of the two heuristics wins a case depends on who really leaves
+when, which no online strategy knows. Variants tried (kept none; overstaying cars do not exist
+with actual departures, so none would change that mode): planning an overstaying car as
+staying 1, 4 or 12 more hours, or twice its overstay so far, instead of leaving at the next
+step (Caltech 52, 56, 54, 55 losing cases instead of 54; JPL at 4 and 12 h 33 and 30 instead
+of 27); reserving its next hour in the quotes of later arrivals, and also guaranteeing it in
+the plan (8-day shortfall totals 1545 and 1565-1568 kWh vs 1548 for the default); a
+least-laxity instead of deadline split (54 losing Caltech cases, 28 kWh less). Closing the gap needs either knowledge of real
+departures or promises that are not ``min(request, quote)`` on the told window.
+
 ``offline``: one plan of the whole window with every session known in advance, with its real
 departure (the upper bound no online strategy beats in delivered energy).
 """
