@@ -16,6 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Sequence
 
+from engine.replay.mpc import QUOTE_ORDERS
+
 __all__ = ["main", "build_parser"]
 
 ALGO_CHOICES = ("uncontrolled", "round_robin", "edf", "llf", "mpc", "offline", "all")
@@ -76,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give mpc the tariff (engine stage 4 minimises cost online); default price-blind")
     p.add_argument("--tiebreak", default="deadline", choices=("deadline", "engine"),
                    help="how mpc splits the planned load among cars (default deadline)")
-    p.add_argument("--quote-order", default="need", choices=("need", "arrival"),
+    p.add_argument("--quote-order", default="need", choices=QUOTE_ORDERS,
                    help="order in which mpc quotes drivers arriving at the same step: smallest request "
                         "first (default) or data order (real connection time)")
     p.add_argument("--detail", metavar="FILE",

@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.replay.kpi import compute_kpis, session_met
 from engine.replay.loader import LoadReport, ReplayError, ReplayWindow, load_window
+from engine.replay.mpc import QUOTE_ORDERS
 from engine.replay.strategies import ALGORITHMS, ReplayProblem, StepView, Strategy, make_strategy
 from engine.replay.tariff import DEFAULT_TARIFF, load_tariff
 
@@ -91,8 +92,8 @@ class ReplayConfig:
             raise ReplayError("--replan", "must be events or every")
         if self.tiebreak not in ("deadline", "engine"):
             raise ReplayError("--tiebreak", "must be deadline or engine")
-        if self.quote_order not in ("need", "arrival"):
-            raise ReplayError("--quote-order", "must be need or arrival")
+        if self.quote_order not in QUOTE_ORDERS:
+            raise ReplayError("--quote-order", f"must be {' or '.join(QUOTE_ORDERS)}")
 
 
 @dataclass(frozen=True, eq=False)
