@@ -14,7 +14,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 from engine.site import Asset, Cabinet
 
-__all__ = ["Status", "StatusReport", "TxReceipt", "LedgerPort", "LedgerError"]
+__all__ = ["Status", "StatusReport", "TxReceipt", "SignedWrite", "Settlement", "LedgerPort", "LedgerError"]
 
 
 class Status(IntEnum):
@@ -65,6 +65,54 @@ class TxReceipt:
     gas_used: int
 
 
+@dataclass(frozen=True)
+class SignedWrite:
+    """A transaction signed locally and not yet known to be mined.
+
+    Its hash is known before it is sent, so a caller that lost the reply (or crashed) can
+    ask :meth:`LedgerPort.settle` what became of it instead of building a new one: a write is
+    sent at most once per intent. Persist it before the first broadcast.
+
+    Parameters
+    ----------
+    tx_hash : str
+        ``0x``-prefixed transaction hash.
+    raw_tx : str
+        ``0x``-prefixed signed raw transaction (re-broadcast as is: same hash).
+    nonce : int
+    account : str
+        The signer's address.
+    action : str
+        What it does, e.g. ``"update_batch"`` (for messages).
+    """
+
+    tx_hash: str
+    raw_tx: str
+    nonce: int
+    account: str
+    action: str = ""
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What became of a :class:`SignedWrite`.
+
+    Parameters
+    ----------
+    state : {"mined", "pending", "dropped", "reverted"}
+        ``mined``: in a block, ``receipt`` set. ``pending``: sent (or re-broadcast now) and
+        not yet mined: ask again later. ``dropped``: its nonce was used by another transaction
+        and it never will be mined: sign the intent again. ``reverted``: mined and reverted
+        (``reason`` says why): do not send it again.
+    receipt : TxReceipt or None
+    reason : str or None
+    """
+
+    state: str
+    receipt: "TxReceipt | None" = None
+    reason: str | None = None
+
+
 class LedgerError(RuntimeError):
     """A ledger write or read failed; ``reason`` is the contract's revert reason if any."""
 
@@ -90,3 +138,22 @@ class LedgerPort(Protocol):
     def post_statuses(self, reports: Sequence[StatusReport]) -> list[TxReceipt]: ...
 
     def get_status(self, asset_id: str) -> StatusReport | None: ...
+
+    # -- exactly-once status posting (the runtime's outbox) -------------------------------
+    def sign_statuses(self, reports: Sequence[StatusReport]) -> SignedWrite:
+        """Sign one SC2 ``update_batch`` of at most 64 reports without sending it.
+
+        Raises ``LedgerError`` (e.g. ``ChainUnavailable``) when the node cannot be asked
+        for what signing needs (nonce, gas price); nothing is then consumed.
+        """
+        ...
+
+    def settle(self, write: SignedWrite) -> Settlement:
+        """Send ``write`` if the node does not know it (same raw bytes, same hash) and say
+        what became of it; bounded in time (a few seconds). Raises ``LedgerError`` when the
+        node does not answer."""
+        ...
+
+    def head(self) -> int:
+        """The node's latest block number (a drop below a receipt's block means a rollback)."""
+        ...
