@@ -34,6 +34,7 @@ __all__ = [
     "register_chargers",
     "make_chargers",
     "charger_kinds",
+    "connect_ledger",
 ]
 
 
@@ -208,3 +209,21 @@ def make_chargers(name: str, **kwargs: Any) -> ChargerPort:
         except (ImportError, AttributeError) as exc:
             raise ChargerError("EV_CHARGERS", f"{key}: cannot load {module}:{attr} ({exc})") from None
     return factory(**kwargs)
+
+
+#: How the engine reaches the chain without importing web3: ``contracts.ledger.Ledger.connect``
+#: loaded by name (the engine's ledger port, :class:`engine.ledger.LedgerPort`, is what it gets).
+LEDGER_FACTORY = "contracts.ledger:Ledger.connect"
+
+
+def connect_ledger(**kwargs: Any) -> Any:
+    """Connect the chain's ledger client (``contracts.ledger.Ledger.connect(**kwargs)``).
+
+    Loaded by name so that ``engine`` never imports web3; raises whatever the client raises
+    (``engine.ledger.LedgerError`` when the chain cannot be reached).
+    """
+    module, _, path = LEDGER_FACTORY.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj(**kwargs)

@@ -1,0 +1,316 @@
+"""One cabinet's decision from what was measured: the scenario, the plan, the setpoints.
+
+This is the seam through which the live loop (and the kiosk's quotes) drive the engine:
+
+* :func:`session_spec` turns an open session and its metered energy into what the engine
+  plans: while its promise runs, the rest of the promise, guaranteed (stage 1); after it is
+  kept or its stated departure has passed, the rest of the need, best effort, over the window
+  left (one step for a car staying past its stated departure: re-planned every step);
+* :func:`cabinet_scenario` builds the cabinet's scenario from ``now`` (PV, other load and prices
+  from the site's profiles, the battery's energy now, the measured draw of uncontrolled charge
+  points added to the other load);
+* :func:`decide` plans it (:func:`engine.plan_cabinet`) and returns the setpoints (the plan's
+  periods per charge point) and the plan segments shown to drivers;
+* :func:`guard` caps setpoints so that the cabinet's measured import stays under its threshold
+  (as evcc's circuit does), whatever the plan assumed.
+
+Units: [kW], [kWh], steps of ``step_minutes`` starting at ``now`` (not at a whole step: a car
+booked at 16:16 charges from 16:16).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Sequence
+
+import numpy as np
+
+from engine.runtime.journal import SessionRecord
+from engine.runtime.ports import Setpoint
+from engine.scenario import Scenario, SessionSpec
+from engine.site import Site
+from engine.site_scenario import scenario_for_group
+
+__all__ = ["CarState", "Decision", "session_spec", "cabinet_scenario", "decide", "guard", "EPS_KWH"]
+
+EPS_KWH = 1e-3
+#: Split each plan's load among cars earliest deadline first (time-consistent re-planning:
+#: a car that can wait leaves the early capacity to one that cannot; see docs/runtime.md).
+SPLIT_BY_DEADLINE = True
+#: A promise is quoted and planned as if the car took only this share of the charge point's
+#: rating, so that a car whose own charger is a little slower, or that tapers near full, still
+#: gets it; the rest of its need is planned at the full rating once the promise is kept.
+PROMISE_DERATE = 0.9
+PLAN_PROMISE_DERATED = False
+PROMISE_MARGIN_FRAC = 0.2
+PROMISE_MARGIN_MAX = timedelta(minutes=60)
+MAX_HORIZON_H = 24
+
+
+@dataclass
+class CarState:
+    """What the runtime knows of an open session's car now.
+
+    Parameters
+    ----------
+    session : SessionRecord
+    delivered_kwh : float
+        Metered energy so far [kWh].
+    power_kw : float
+        Metered power now [kW].
+    accept_kw : float or None
+        Most the car was seen to take (learned when it draws less than its limit) [kW].
+    faulted : bool
+        The charge point is faulted (the car cannot charge).
+    uncontrolled : bool
+        The charge point does not follow its limit (planned as other load).
+    rated_kw : float
+        The charge point's rating [kW] (0: unknown).
+    limited : list of (float, float)
+        (energy [kWh], power [kW]) when the car took less than allowed (its taper).
+    """
+
+    session: SessionRecord
+    delivered_kwh: float = 0.0
+    power_kw: float = 0.0
+    accept_kw: float | None = None
+    faulted: bool = False
+    uncontrolled: bool = False
+    rated_kw: float = 0.0
+    limited: list[tuple[float, float]] = field(default_factory=list)
+
+    def observe_limit(self, delivered_kwh: float, power_kw: float) -> bool:
+        """The car drew ``power_kw`` though allowed more: learn its limit. True if it changed."""
+        self.limited = [o for o in self.limited if o[0] < delivered_kwh - 1e-6][-5:] + [(delivered_kwh, power_kw)]
+        eff = taper_effective_kw(self.limited, self.need_left_kwh)
+        if self.accept_kw is None or abs(eff - self.accept_kw) > 0.1:
+            self.accept_kw = eff
+            return True
+        return False
+
+    @property
+    def promise_left_kwh(self) -> float:
+        return max(0.0, self.session.guaranteed_kwh - self.delivered_kwh)
+
+    @property
+    def need_left_kwh(self) -> float:
+        return max(0.0, self.session.requested_kwh - self.delivered_kwh)
+
+
+def taper_effective_kw(obs: Sequence[tuple[float, float]], remaining_kwh: float) -> float:
+    """A constant power that delivers ``remaining_kwh`` in the time a tapering car needs [kW].
+
+    ``obs`` are (energy delivered [kWh], power the car took [kW]) when it took less than its
+    limit, oldest first. With two or more, the taper is taken as linear in energy (as an AC car's
+    is above ~80 % SOC, see :mod:`engine.runtime.cars`): ``P(E) = P_last - k (E - E_last)``, and the
+    equivalent power is ``R / integral(dE / P(E))``; the power never falls below 10 % of the last.
+    With one observation, the last power.
+    """
+    e_last, p_last = obs[-1]
+    if p_last <= 0:
+        return 0.0
+    slopes = [(p0 - p1) / (e1 - e0) for (e0, p0), (e1, p1) in zip(obs[:-1], obs[1:]) if e1 - e0 > 0.05]
+    k = max([0.0] + slopes[-2:])
+    r = max(float(remaining_kwh), 0.0)
+    if k <= 1e-9 or r <= 1e-9:
+        return p_last
+    floor = 0.1 * p_last
+    e_floor = (p_last - floor) / k  # energy until the floor
+    if r <= e_floor:
+        hours = math.log(p_last / (p_last - k * r)) / k
+    else:
+        hours = math.log(p_last / floor) / k + (r - e_floor) / floor
+    return r / hours
+
+
+def steps_until(now: datetime, t: datetime, step_minutes: float) -> int:
+    """Whole steps from ``now`` until ``t`` (at least 0)."""
+    return max(0, math.floor((t - now).total_seconds() / (60.0 * step_minutes) + 1e-9))
+
+
+def promise_deadline(arrival: datetime, departure: datetime) -> datetime:
+    """When a promise is planned to be complete: the stated departure less a margin.
+
+    The margin, ``min(PROMISE_MARGIN_MAX, PROMISE_MARGIN_FRAC x stay)``, is time left for what the
+    plan cannot know: a car that tapers near full or takes less than the rating (measured in
+    docs/runtime.md). Quotes use the same deadline, so what is promised can be planned.
+    """
+    stay = departure - arrival
+    return departure - min(PROMISE_MARGIN_MAX, stay * PROMISE_MARGIN_FRAC)
+
+
+def session_spec(car: CarState, now: datetime, step_minutes: float, horizon: int) -> SessionSpec | None:
+    """What the engine plans for this car from ``now`` (None: nothing to plan)."""
+    if car.faulted or car.uncontrolled:
+        return None
+    s = car.session
+    max_kw = car.accept_kw
+    dep = min(steps_until(now, s.departure, step_minutes), horizon)
+    if s.in_promise(now) and car.promise_left_kwh > EPS_KWH and dep >= 1:
+        early = min(steps_until(now, promise_deadline(s.arrival, s.departure), step_minutes), horizon)
+        cap = PROMISE_DERATE * car.rated_kw if car.rated_kw > 0 else None
+        if cap is not None and PLAN_PROMISE_DERATED:
+            max_kw = cap if max_kw is None else min(max_kw, cap)
+        rate = max_kw if max_kw is not None else car.rated_kw
+        if early >= 1 and (rate <= 0 or car.promise_left_kwh <= rate * early * step_minutes / 60.0):
+            dep = early  # the margin holds; else the whole window to the stated departure
+        energy = min(car.promise_left_kwh, car.need_left_kwh) if s.requested_kwh > 0 else car.promise_left_kwh
+        return SessionSpec(id=s.id, cp=s.cp, arrival_step=0, departure_step=dep, energy_kwh=energy,
+                           max_kw=max_kw, guaranteed=True)
+    need = car.need_left_kwh
+    if need <= EPS_KWH:
+        return None
+    end = dep if dep >= 1 else 1  # after the stated departure: one step at a time
+    return SessionSpec(id=s.id, cp=s.cp, arrival_step=0, departure_step=end, energy_kwh=need, max_kw=max_kw)
+
+
+def cabinet_scenario(
+    site: Site,
+    cabinet: str,
+    now: datetime,
+    specs: Sequence[SessionSpec],
+    *,
+    step_minutes: int,
+    horizon: int | None = None,
+    battery_energy_kwh: float | None = None,
+    uncontrolled_kw: float = 0.0,
+) -> Scenario:
+    """The cabinet's scenario from ``now`` with ``specs`` (horizon: the latest window, >= 1)."""
+    if horizon is None:
+        horizon = max([1] + [s.departure_step for s in specs])
+    sc = scenario_for_group(site, cabinet, start=now, horizon_steps=int(horizon), step_minutes=int(step_minutes),
+                            sessions=list(specs), battery_energy_kwh=battery_energy_kwh)
+    if uncontrolled_kw > 0:
+        cab = sc.cabinets[0]
+        other = np.zeros(sc.horizon_steps) if cab.other_load_kw is None else np.asarray(cab.other_load_kw, float)
+        sc = replace(sc, cabinets=[replace(cab, other_load_kw=other + float(uncontrolled_kw))])
+    return sc
+
+
+@dataclass
+class Decision:
+    """A cabinet's plan turned into commands.
+
+    Parameters
+    ----------
+    cabinet : str
+    start : datetime
+    step_minutes : int
+    setpoints : list of Setpoint
+        One per charge point with an open session (zero for those not planned).
+    segments : dict
+        Session id -> plan segment ``{start, step_minutes, base_kwh, power_kw}`` (for drivers).
+    battery_kw : ndarray
+        Planned battery power per step (+ charging) [kW].
+    battery_energy_kwh : ndarray
+        Planned battery energy at the start of each step and after the last [kWh].
+    import_kw : ndarray
+        Planned grid import per step [kW].
+    solve_seconds : float
+    guarantees_met : bool
+    """
+
+    cabinet: str
+    start: datetime
+    step_minutes: int
+    setpoints: list[Setpoint] = field(default_factory=list)
+    segments: dict[str, dict] = field(default_factory=dict)
+    battery_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    battery_energy_kwh: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    import_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    solve_seconds: float = 0.0
+    guarantees_met: bool = True
+
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.step_minutes * max(len(self.import_kw), 1))
+
+    def battery_energy_at(self, t: datetime, default: float | None) -> float | None:
+        """Planned battery energy at ``t`` [kWh] (linear within a step)."""
+        e = self.battery_energy_kwh
+        if e.size == 0:
+            return default
+        x = (t - self.start).total_seconds() / (60.0 * self.step_minutes)
+        k = int(min(max(math.floor(x), 0), e.size - 1))
+        if k + 1 >= e.size:
+            return float(e[-1])
+        return float(e[k] + (e[k + 1] - e[k]) * min(max(x - k, 0.0), 1.0))
+
+    def battery_kw_at(self, t: datetime) -> float:
+        b = self.battery_kw
+        if b.size == 0:
+            return 0.0
+        k = math.floor((t - self.start).total_seconds() / (60.0 * self.step_minutes))
+        return float(b[k]) if 0 <= k < b.size else 0.0
+
+
+def decide(
+    site: Site,
+    cabinet: str,
+    now: datetime,
+    cars: Sequence[CarState],
+    *,
+    step_minutes: int = 5,
+    battery_energy_kwh: float | None = None,
+) -> Decision:
+    """Plan ``cabinet`` from ``now`` for these cars; setpoints for every car's charge point."""
+    from engine.planner import plan_cabinet
+
+    horizon_cap = MAX_HORIZON_H * 60 // step_minutes
+    specs = [sp for sp in (session_spec(c, now, step_minutes, horizon_cap) for c in cars) if sp is not None]
+    uncontrolled = float(sum(c.power_kw for c in cars if c.uncontrolled))
+    d = Decision(cabinet, now, step_minutes)
+    sc = cabinet_scenario(site, cabinet, now, specs, step_minutes=step_minutes,
+                          battery_energy_kwh=battery_energy_kwh, uncontrolled_kw=uncontrolled)
+    plan = plan_cabinet(sc, cabinet, specs)
+    d.solve_seconds = plan.solve_seconds
+    d.guarantees_met = bool(plan.guarantees_met)
+    d.import_kw = np.asarray(plan.grid_import_kw, float)
+    d.battery_kw = np.asarray(plan.battery_charge_kw, float) - np.asarray(plan.battery_discharge_kw, float)
+    bat = sc.cabinets[0].battery
+    if bat is not None:
+        d.battery_energy_kwh = np.concatenate([[bat.energy_kwh], np.asarray(plan.battery_energy_kwh, float)])
+    planned = {sp.id: np.asarray(sp.power_kw, float) for sp in plan.sessions}
+    if len(specs) > 1 and SPLIT_BY_DEADLINE:
+        from engine.replay.tiebreak import deadline_split
+
+        rated = {cp.id: cp.rated_kw for cp in sc.charge_points}
+        power = np.array([planned[sp.id] for sp in specs])
+        max_kw = np.array([min(rated[sp.cp], sp.max_kw if sp.max_kw is not None else np.inf) for sp in specs])
+        split = deadline_split(power, np.array([sp.departure_step for sp in specs]), max_kw)
+        if split is not None:
+            planned = {sp.id: split[k] for k, sp in enumerate(specs)}
+    for c in cars:
+        s = c.session
+        p = planned.get(s.id)
+        if p is None:
+            sched: tuple[float, ...] = (0.0,)
+        else:
+            sched = tuple(math.floor(float(x) * 1e4) / 1e4 for x in np.maximum(p, 0.0))  # never above the plan
+        if c.uncontrolled:
+            continue
+        d.setpoints.append(Setpoint(s.cp, sched[0], now, step_minutes, sched))
+        d.segments[s.id] = {"start": now.isoformat(), "step_minutes": step_minutes, "base_kwh": c.delivered_kwh,
+                            "power_kw": list(sched)}
+    return d
+
+
+def guard(setpoints: Sequence[Setpoint], allowed_kw: float, now: datetime) -> tuple[list[Setpoint], bool]:
+    """Cap the limits in force now so that their sum stays within ``allowed_kw`` [kW].
+
+    The first period of each schedule is scaled down proportionally (later periods are left to
+    the next re-plan). Returns the setpoints and whether any was capped.
+    """
+    current = [sp.limit_at(now) for sp in setpoints]
+    total = float(sum(current))
+    allowed = max(0.0, float(allowed_kw))
+    if total <= allowed + 1e-6:
+        return list(setpoints), False
+    f = allowed / total if total > 0 else 0.0
+    out = []
+    for sp, cur in zip(setpoints, current):
+        p = round(cur * f - 1e-4, 4) if cur > 0 else 0.0
+        p = max(0.0, p)
+        out.append(Setpoint(sp.cp, p, now, sp.step_minutes, (p,)))
+    return out, True
