@@ -19,16 +19,15 @@ Use :func:`validate_scenario` to check such a hand-built scenario.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from engine.errors import FieldError
+from engine.files import read_json
 from engine.validate import by_id, integer, is_number, number, text
 
 __all__ = [
@@ -268,8 +267,6 @@ MAX_PRICE = 1e6
 """Largest price [currency/kWh]."""
 MIN_EFFICIENCY = 0.01
 """Lowest one-way battery efficiency (the LP divides by it)."""
-MAX_JSON_DIGITS = 4300
-"""Longest integer literal read from JSON as is; a longer one becomes a number of its size."""
 
 
 # --------------------------------------------------------------------------- field readers
@@ -742,19 +739,6 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
     return out
 
 
-def _json_int(literal: str) -> int:
-    """An integer literal of the JSON text; one too long for ``int()`` becomes ``10**(digits-1)``.
-
-    Python refuses to read more than 4300 digits (a ``ValueError`` naming no field); the
-    stand-in has the literal's sign and size, so the field reader refuses it by name.
-    """
-    digits = len(literal.lstrip("-"))
-    if digits <= MAX_JSON_DIGITS:
-        return int(literal)
-    big = 10 ** (min(digits, 10 * MAX_JSON_DIGITS) - 1)
-    return -big if literal.startswith("-") else big
-
-
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate a scenario JSON file.
 
@@ -771,26 +755,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     ------
     ScenarioError
         ``scenario: ...`` when the file is missing, too large, nested too deeply or not valid
-        JSON; otherwise as :func:`parse_scenario`.
+        JSON (:func:`engine.files.read_json`); otherwise as :func:`parse_scenario`.
     """
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError(
-                "scenario",
-                f"{p} has {size / 2**20:.0f} MiB, at most {MAX_FILE_BYTES // 2**20} MiB "
-                f"(at most {MAX_SESSIONS} sessions and {MAX_HORIZON_STEPS} steps)",
-            )
-        text_ = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("scenario", f"file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError("scenario", f"cannot read {p}: {exc}") from None
-    try:
-        d = json.loads(text_, parse_int=_json_int)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError("scenario", f"malformed JSON in {p}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise ScenarioError("scenario", f"malformed JSON in {p}: nested too deeply") from None
+    d = read_json(path, "scenario", ScenarioError, max_bytes=MAX_FILE_BYTES)
     return parse_scenario(d)

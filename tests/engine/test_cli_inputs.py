@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import engine.files as files_module
 import engine.scenario as scenario_module
 from engine.cli import main
 from engine.scenario import MAX_FILE_BYTES, MAX_SESSIONS, ScenarioError, load_scenario, parse_scenario
@@ -95,7 +96,7 @@ def test_a_million_sessions_are_refused_before_parsing(tmp_path: Path, monkeypat
     def never(*a: Any, **k: Any) -> Any:
         raise AssertionError("the file was parsed")
 
-    monkeypatch.setattr(scenario_module.json, "loads", never)
+    monkeypatch.setattr(files_module.json, "loads", never)
     with pytest.raises(ScenarioError, match=r"^scenario: .* at most 32 MiB"):
         load_scenario(path)
     monkeypatch.undo()
