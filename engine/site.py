@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from engine.clock import ClockError, site_tz
 from engine.errors import FieldError
 from engine.files import atomic_write_text, read_json
-from engine.validate import by_id, number, text
+from engine.validate import by_id, number, replace_by_id, text
 
 __all__ = [
     "AssetKind",
@@ -265,25 +265,11 @@ class Site:
     # -- edits (each returns a new, validated site) ----------------------------------
     def with_asset(self, asset: Asset) -> "Site":
         """Add ``asset``, or replace the asset with the same id (e.g. moved or re-wired)."""
-        assets = list(self.assets)
-        for i, a in enumerate(assets):
-            if a.id == asset.id:
-                assets[i] = asset
-                break
-        else:
-            assets.append(asset)
-        return _validated(replace(self, assets=tuple(assets)))
+        return _validated(replace(self, assets=replace_by_id(self.assets, asset)))
 
     def with_cabinet(self, cabinet: Cabinet) -> "Site":
         """Add ``cabinet``, or replace the cabinet with the same id (e.g. a new threshold)."""
-        cabs = list(self.cabinets)
-        for i, c in enumerate(cabs):
-            if c.id == cabinet.id:
-                cabs[i] = cabinet
-                break
-        else:
-            cabs.append(cabinet)
-        return _validated(replace(self, cabinets=tuple(cabs)))
+        return _validated(replace(self, cabinets=replace_by_id(self.cabinets, cabinet)))
 
     def with_threshold(self, cabinet_id: str, threshold_kw: float) -> "Site":
         """The site with one cabinet's threshold changed [kW]."""
@@ -339,11 +325,17 @@ def _text(value: Any, field_name: str, *, max_len: int = 64) -> str:
 
 
 def _lat(value: Any, field_name: str) -> float:
-    return number(value, field_name, lo=-90.0, hi=90.0, interval=True, error=SiteError)
+    x = number(value, field_name, error=SiteError)
+    if abs(x) > 90:
+        raise SiteError(field_name, f"latitude must be within [-90, 90], got {x:g}")
+    return x
 
 
 def _lon(value: Any, field_name: str) -> float:
-    return number(value, field_name, lo=-180.0, hi=180.0, interval=True, error=SiteError)
+    x = number(value, field_name, error=SiteError)
+    if abs(x) > 180:
+        raise SiteError(field_name, f"longitude must be within [-180, 180], got {x:g}")
+    return x
 
 
 def _timezone(value: Any) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 from engine.profiles import asset_profile_kw, price_per_kwh
 from engine.scenario import MAX_HORIZON_STEPS, BatterySpec, CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 from engine.site import Group, Site, SiteError
-from engine.validate import integer
+from engine.validate import describe, integer, is_number, number
 
 __all__ = ["scenario_for_group", "scenario_for_site", "cabinet_spec", "group_table"]
 
@@ -88,13 +88,20 @@ def cabinet_spec(
 def _prices(prices: Sequence[float] | np.ndarray | None, start: datetime, horizon_steps: int, step_minutes: int) -> np.ndarray:
     if prices is None:
         return price_per_kwh(start, horizon_steps, step_minutes)
-    p = np.asarray(prices, dtype=float)
+    if is_number(prices):
+        number(prices, "prices", lo=0.0, error=SiteError)
+    try:
+        p = np.asarray(prices, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise SiteError("prices", f"must be a number or {horizon_steps} finite numbers, got {describe(prices)}") from None
     if p.ndim == 0:
         p = np.full(horizon_steps, float(p))
     if p.shape != (horizon_steps,):
         raise SiteError("prices", f"must have {horizon_steps} entries (horizon_steps), got {p.size}")
     if not np.all(np.isfinite(p)):
         raise SiteError("prices", "must be finite")
+    if (p < 0).any():
+        raise SiteError(f"prices[{int(np.argmax(p < 0))}]", f"must be >= 0, got {float(p[p < 0][0]):g}")
     return p
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "integer",
     "text",
     "by_id",
+    "replace_by_id",
     "describe",
 ]
 
@@ -258,3 +259,16 @@ def by_id(items: Iterable[T], item_id: str) -> T:
         if getattr(item, "id") == item_id:
             return item
     raise KeyError(item_id)
+
+
+def replace_by_id(items: Iterable[T], new: T) -> tuple[T, ...]:
+    """``items`` with the item of ``new``'s id replaced by ``new``, or ``new`` appended (order kept)."""
+    out = list(items)
+    new_id = getattr(new, "id")
+    for i, item in enumerate(out):
+        if getattr(item, "id") == new_id:
+            out[i] = new
+            break
+    else:
+        out.append(new)
+    return tuple(out)

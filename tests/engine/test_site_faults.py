@@ -180,3 +180,15 @@ def test_distance_km() -> None:
 def test_the_shipped_site_round_trips() -> None:
     site = load_site(DEFAULT_SITE)
     assert site_from_dict(site_to_dict(site)) == site
+
+
+@pytest.mark.parametrize(
+    "prices,message",
+    [(10**400, "prices: must be a finite number"), ([10**400] * 8, "prices: must be a number or 8 finite numbers"),
+     ("x", "prices: must be a number or 8"), (-1, "prices: must be >= 0"), ([0.1] * 7 + [-0.1], r"prices\[7\]: must be >= 0")],
+)
+def test_bad_prices_for_a_group_are_named(prices, message: str) -> None:
+    from engine.site_scenario import scenario_for_group
+
+    with pytest.raises(SiteError, match=f"^{message}"):
+        scenario_for_group(load_site(DEFAULT_SITE), "AB-PANEL", start=NOW, horizon_steps=8, step_minutes=15, prices=prices)

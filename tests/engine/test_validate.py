@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.errors import FieldError
-from engine.validate import by_id, describe, finite, integer, is_number, number, text
+from engine.validate import by_id, describe, replace_by_id, finite, integer, is_number, number, text
 
 
 class MyError(FieldError):
@@ -87,6 +87,9 @@ def test_by_id() -> None:
     assert by_id(things, "b") is things[1]
     with pytest.raises(KeyError):
         by_id(things, "c")
+    new_b, c = Thing("b"), Thing("c")
+    assert replace_by_id(things, new_b) == (things[0], new_b) and replace_by_id(things, new_b)[1] is new_b
+    assert replace_by_id(things, c) == (things[0], things[1], c)
 
 
 def test_describe_keeps_messages_short() -> None:
