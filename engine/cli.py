@@ -32,6 +32,20 @@ class _OneLineParser(argparse.ArgumentParser):
         sys.exit(EXIT_INPUT)
 
 
+MAX_INDENT = 16
+
+
+def _indent(text: str) -> int:
+    """``--indent``: an integer in [0, 16] (a huge one would build gigabytes of blanks)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_INDENT}], got {text!r}") from None
+    if not 0 <= n <= MAX_INDENT:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_INDENT}], got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its ``plan``, ``quote`` and ``replay`` subcommands."""
     ap = _OneLineParser(
@@ -41,10 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", metavar="{plan,quote,replay}", parser_class=_OneLineParser)
     p = sub.add_parser("plan", help="plan a scenario JSON file; prints the plan JSON")
     p.add_argument("scenario", metavar="SCENARIO.json", help="scenario file (format: docs/engine.md)")
-    p.add_argument("--indent", type=int, default=None, help="pretty-print the JSON with this indent")
+    p.add_argument("--indent", type=_indent, default=None, help="pretty-print the JSON with this indent")
     q = sub.add_parser("quote", help="quote the scenario's 'request'; prints the quote JSON")
     q.add_argument("scenario", metavar="SCENARIO.json", help="scenario file with a 'request' object")
-    q.add_argument("--indent", type=int, default=None, help="pretty-print the JSON with this indent")
+    q.add_argument("--indent", type=_indent, default=None, help="pretty-print the JSON with this indent")
     sub.add_parser(
         "replay",
         help="replay real sessions through a strategy (python -m engine replay --help)",

@@ -143,7 +143,10 @@ def read_json(path: str | os.PathLike[str], field: str, error: ErrorFactory, *, 
         size = p.stat().st_size
         if size > max_bytes:
             raise error(field, f"{p} has {_size(size)}, at most {_size(max_bytes)}")
-        data = p.read_bytes()
+        with p.open("rb") as f:  # never more than max_bytes, even from a device or a pipe
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise error(field, f"{p} has more than {_size(max_bytes)}")
         text = data.decode("utf-8")
     except FileNotFoundError:
         raise error(field, f"file not found: {p}") from None

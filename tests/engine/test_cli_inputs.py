@@ -181,3 +181,19 @@ def test_no_nasty_value_in_any_field_crashes_plan_or_quote(tmp_path: Path) -> No
                 if not ((rc == 0 and not lines and json.loads(out.getvalue())) or (rc == 2 and len(lines) == 1)):
                     failures.append(f"{path} = {literal[:30]} ({command}): exit {rc}: {err.getvalue()[:200]}")
     assert not failures, "\n".join(failures[:20])
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [(["plan", "/dev/zero"], "scenario: /dev/zero has more than 32 MiB"),
+     (["plan", str(ROOT / "data")], "scenario: cannot read"),
+     (["quote", str(ROOT / "data" / "examples" / "caltech_day.json"), "--indent", "100000000"],
+      "python -m engine quote: argument --indent: must be an integer in [0, 16]")],
+    ids=["endless-device", "directory", "huge-indent"],
+)
+def test_odd_files_and_options_exit_2(args: list[str], expected: str) -> None:
+    if not Path(args[1]).exists():
+        pytest.skip(f"no {args[1]} here")
+    r = run(*args)
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(expected), r.stderr
