@@ -656,10 +656,15 @@ def validate_scenario(scenario: Scenario) -> Scenario:
     ScenarioError
         As :func:`parse_scenario`.
     """
+    # the sizes first: the round trip below allocates horizon_steps floats per array
+    number(scenario.step_minutes, "step_minutes", lo=0.0, lo_open=True, hi=MAX_STEP_MINUTES, error=ScenarioError)
+    integer(scenario.horizon_steps, "horizon_steps", lo=1, hi=MAX_HORIZON_STEPS, error=ScenarioError)
+    for key, most in (("cabinets", MAX_CABINETS), ("charge_points", MAX_CHARGE_POINTS), ("sessions", MAX_SESSIONS)):
+        _list({key: getattr(scenario, key)}, key, required=False, most=most)
     try:
         d = scenario_to_dict(scenario)
-    except ValueError as exc:  # wrong array length in a hand-built scenario
-        raise ScenarioError("scenario", str(exc)) from exc
+    except (ValueError, TypeError, OverflowError) as exc:  # wrong array length or type in a hand-built scenario
+        raise ScenarioError("scenario", " ".join(str(exc).split())) from exc
     return parse_scenario(d)
 
 

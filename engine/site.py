@@ -62,7 +62,7 @@ MAX_PRICE_PER_KWH = 1_000_000.0
 """Largest price of a charge point [currency/kWh] (SC1: thousandths in a uint32)."""
 MAX_SITE_BYTES = 16 * 1024 * 1024
 """Largest site file read [bytes]."""
-MAX_DISTANCE_KM = 5.0
+MAX_DISTANCE_KM = 10.0
 """Farthest a cabinet or asset may be from the site's centre [km]."""
 
 

@@ -197,3 +197,25 @@ def test_odd_files_and_options_exit_2(args: list[str], expected: str) -> None:
     r = run(*args)
     assert r.returncode == 2 and r.stdout == ""
     assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(expected), r.stderr
+
+
+def test_a_hand_built_scenario_is_sized_before_its_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.scenario import SessionSpec, validate_scenario
+
+    def never(*a: Any, **k: Any) -> Any:
+        raise AssertionError("converted before the sizes were checked")
+
+    good = parse_scenario(base())
+    monkeypatch.setattr(scenario_module, "scenario_to_dict", never)
+    from dataclasses import replace
+
+    with pytest.raises(ScenarioError, match=r"^horizon_steps: must be <= 100000, got 1000000000"):
+        validate_scenario(replace(good, horizon_steps=10**9))
+    with pytest.raises(ScenarioError, match=r"^step_minutes: must be <= 1440"):
+        validate_scenario(replace(good, step_minutes=1e300))
+    many = (good.sessions[0],) * (MAX_SESSIONS + 1)
+    with pytest.raises(ScenarioError, match=rf"^sessions: {MAX_SESSIONS + 1} entries, at most {MAX_SESSIONS}"):
+        validate_scenario(replace(good, sessions=many))
+    monkeypatch.undo()
+    assert validate_scenario(good).horizon_steps == 4
+    assert isinstance(good.sessions[0], SessionSpec)

@@ -2,7 +2,7 @@
 
 * a truncated ``state/site.json``, a bogus ``timezone`` or an unknown PV ``profile`` is refused at
   load naming the field, the store keeps serving the last good site and says what went wrong;
-* a threshold of 0 (or above 100 MW) and a move far from the site (to 0, 0) are refused.
+* a threshold of 0 (or above 100 MW) and a move far from the site (to 0, 0; over 10 km) are refused.
 """
 from __future__ import annotations
 
@@ -152,9 +152,9 @@ def test_a_move_must_stay_near_the_site() -> None:
     with pytest.raises(SiteError, match=rf"^assets\[{i}\]\.lat: \(0, 0\) is 1[0-9],[0-9]{{3}}\.[0-9] km from the site's centre"):
         site.with_asset_moved("CA-303", lat=0.0, lon=0.0)
     with pytest.raises(SiteError, match=rf"^assets\[{i}\]\.lon:"):
-        site.with_asset_moved("CA-303", lon=site.lon + 0.1)  # 9 km east
+        site.with_asset_moved("CA-303", lon=site.lon + 0.2)  # 18 km east
     with pytest.raises(SiteError, match=rf"^assets\[{i}\]\.lat:"):
-        site.with_asset_moved("CA-303", lat=site.lat - 0.05)  # 5.6 km south
+        site.with_asset_moved("CA-303", lat=site.lat - 0.1)  # 11 km south
     moved = site.with_asset_moved("CA-303", lat=site.lat + 0.001, lon=site.lon - 0.001)  # about 140 m
     assert moved.asset("CA-303").lat == pytest.approx(site.lat + 0.001)
     far = site.lat + 0.999 * MAX_DISTANCE_KM / 111.2
