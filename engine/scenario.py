@@ -19,7 +19,6 @@ Use :func:`validate_scenario` to check such a hand-built scenario.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -624,10 +623,13 @@ def check_request(scenario: Scenario, request: SessionSpec, path: str = "request
     cps = {cp.id for cp in scenario.charge_points}
     if request.cp not in cps:
         raise ScenarioError(f"{path}.cp", f"unknown charge point {request.cp!r}")
+    for key in ("arrival_step", "departure_step"):
+        integer(getattr(request, key), f"{path}.{key}", lo=-MAX_STEP_INDEX, hi=MAX_STEP_INDEX, error=ScenarioError)
     if request.departure_step <= request.arrival_step:
         raise ScenarioError(f"{path}.departure_step", "must be > arrival_step")
-    if not (math.isfinite(request.energy_kwh) and request.energy_kwh >= 0):
-        raise ScenarioError(f"{path}.energy_kwh", "must be a finite number >= 0")
+    number(request.energy_kwh, f"{path}.energy_kwh", lo=0.0, hi=MAX_ENERGY_KWH, error=ScenarioError)
+    if request.max_kw is not None:
+        number(request.max_kw, f"{path}.max_kw", lo=0.0, lo_open=True, hi=MAX_POWER_KW, error=ScenarioError)
     for s in scenario.sessions:
         if s.id == request.id:
             raise ScenarioError(f"{path}.id", f"duplicate id {s.id!r} (a session has it)")

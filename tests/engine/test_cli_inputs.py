@@ -9,6 +9,7 @@ import contextlib
 import copy
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,20 @@ def test_a_hand_built_scenario_is_sized_before_its_round_trip(monkeypatch: pytes
     monkeypatch.undo()
     assert validate_scenario(good).horizon_steps == 4
     assert isinstance(good.sessions[0], SessionSpec)
+
+
+def test_a_hand_built_request_is_checked_before_the_quote() -> None:
+    from engine.quote import quote
+    from engine.scenario import SessionSpec
+
+    d = base()
+    d.pop("request")
+    s = parse_scenario(d)
+    for request, expected in [
+        (SessionSpec("r", "c2", 2**70, 2**71, 3.0), "request.arrival_step: must be <= 1000000000"),
+        (SessionSpec("r", "c2", 1, 4, float("nan")), "request.energy_kwh: must be a finite number"),
+        (SessionSpec("r", "c2", 1, 4, 3.0, max_kw=0.0), "request.max_kw: must be > 0"),
+    ]:
+        with pytest.raises(ScenarioError, match=f"^{re.escape(expected)}"):
+            quote(s, request)
+    assert quote(s, SessionSpec("r", "c2", 1, 4, 3.0)).feasible
