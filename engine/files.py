@@ -31,6 +31,9 @@ instead of raising ``RecursionError``."""
 
 _JSON_ESCAPE = re.compile(rb"\\.", re.S)
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'"[]{}')
+_STEP = np.zeros(256, dtype=np.int8)
+_STEP[[ord("["), ord("{")]] = 1
+_STEP[[ord("]"), ord("}")]] = -1
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -99,14 +102,13 @@ def json_depth(data: bytes) -> int:
     int
         0 for a scalar, 1 for ``[1, 2]``, 2 for ``{"a": [1]}``.
     """
-    kept = _JSON_ESCAPE.sub(b"", data).translate(None, _NOT_STRUCTURE)
-    a = np.frombuffer(kept, dtype=np.uint8)
-    quote = a == ord('"')
-    outside = np.cumsum(quote) % 2 == 0
-    step = np.zeros(a.size, dtype=np.int32)
-    step[outside & ((a == ord("[")) | (a == ord("{")))] = 1
-    step[outside & ((a == ord("]")) | (a == ord("}")))] = -1
-    return int(np.cumsum(step).max(initial=0))
+    if b"\\" in data:
+        data = _JSON_ESCAPE.sub(b"", data)
+    a = np.frombuffer(data.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
+    step = _STEP[a]  # +1 opening, -1 closing, 0 for a quote
+    inside = (np.cumsum(a == ord('"'), dtype=np.int32) & 1).astype(bool)
+    step[inside] = 0
+    return int(np.cumsum(step, dtype=np.int32).max(initial=0))
 
 
 def _size(n: int) -> str:
