@@ -3,8 +3,8 @@
 Pure Python: never imports streamlit or web3. ``python -m engine --help`` is its CLI
 (``plan``, ``quote``, ``replay``).
 
-Scheduling API (the contract is ``/work/shared/spec/engine.md``)
-----------------------------------------------------------------
+Scheduling API (the contract is ``docs/engine.md``)
+-----------------------------------------------------
 ``parse_scenario(d) -> Scenario`` / ``load_scenario(path)`` / ``scenario_to_dict(s)``
     Read, validate and write the scenario JSON; a bad field raises
     ``ScenarioError`` (a ``ValueError``) whose text starts with the field path,

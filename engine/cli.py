@@ -6,7 +6,9 @@
 
 Exit status 0 on success; on invalid input exit status 2 and exactly one line on
 stderr that names the offending field (``sessions[3].departure_step: must be > arrival_step``);
-exit status 1 and one ``solver: ...`` line should HiGHS ever fail.
+exit status 1 and one ``solver: ...`` line should HiGHS ever fail. Sizes are capped before
+anything is allocated (``engine.scenario.MAX_*``: file, steps, cabinets, charge points,
+sessions), so no input ends in a traceback. The formats are in ``docs/engine.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,20 @@ class _OneLineParser(argparse.ArgumentParser):
         sys.exit(EXIT_INPUT)
 
 
+MAX_INDENT = 16
+
+
+def _indent(text: str) -> int:
+    """``--indent``: an integer in [0, 16] (a huge one would build gigabytes of blanks)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_INDENT}], got {text!r}") from None
+    if not 0 <= n <= MAX_INDENT:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_INDENT}], got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its ``plan``, ``quote`` and ``replay`` subcommands."""
     ap = _OneLineParser(
@@ -38,11 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = ap.add_subparsers(dest="command", metavar="{plan,quote,replay}", parser_class=_OneLineParser)
     p = sub.add_parser("plan", help="plan a scenario JSON file; prints the plan JSON")
-    p.add_argument("scenario", metavar="SCENARIO.json", help="scenario file (spec: /work/shared/spec/engine.md)")
-    p.add_argument("--indent", type=int, default=None, help="pretty-print the JSON with this indent")
+    p.add_argument("scenario", metavar="SCENARIO.json", help="scenario file (format: docs/engine.md)")
+    p.add_argument("--indent", type=_indent, default=None, help="pretty-print the JSON with this indent")
     q = sub.add_parser("quote", help="quote the scenario's 'request'; prints the quote JSON")
     q.add_argument("scenario", metavar="SCENARIO.json", help="scenario file with a 'request' object")
-    q.add_argument("--indent", type=int, default=None, help="pretty-print the JSON with this indent")
+    q.add_argument("--indent", type=_indent, default=None, help="pretty-print the JSON with this indent")
     sub.add_parser(
         "replay",
         help="replay real sessions through a strategy (python -m engine replay --help)",
@@ -100,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = quote(scenario).to_dict()
     except ScenarioError as exc:
         return _fail(str(exc))
+    except MemoryError:  # the size limits of engine.scenario should make this unreachable
+        return _fail("scenario: too large for this machine's memory (fewer sessions or a shorter horizon)")
     except LpError as exc:  # never expected: every model is feasible
         sys.stderr.write(f"solver: {' '.join(str(exc).split())}\n")
         return EXIT_SOLVER

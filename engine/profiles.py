@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import FieldError
-from engine.site import Asset, AssetKind
+from engine.site import LOAD_PROFILES, PV_PROFILES, Asset, AssetKind
+from engine.validate import integer, number
 
 __all__ = [
     "PROFILE_NAMES",
@@ -48,8 +49,6 @@ __all__ = [
 ]
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "profiles"
-PV_PROFILES = ("pv_citylearn", "pv_serf")
-LOAD_PROFILES = ("lighting", "ventilation", "elevator")
 PROFILE_NAMES = PV_PROFILES + LOAD_PROFILES
 _AUG1 = date(2016, 8, 1)
 _SOLSTICE = date(2016, 6, 21)
@@ -93,10 +92,8 @@ def _serf() -> tuple[date, date, np.ndarray]:
 def _minutes(start: datetime, horizon_steps: int, step_minutes: int) -> pd.DatetimeIndex:
     if not isinstance(start, datetime):
         raise ProfileError("start", f"must be a datetime, got {start!r}")
-    if isinstance(horizon_steps, bool) or not isinstance(horizon_steps, (int, np.integer)) or horizon_steps < 1:
-        raise ProfileError("horizon_steps", f"must be an integer >= 1, got {horizon_steps!r}")
-    if isinstance(step_minutes, bool) or not isinstance(step_minutes, (int, np.integer)) or not 1 <= step_minutes <= 1440:
-        raise ProfileError("step_minutes", f"must be an integer in [1, 1440], got {step_minutes!r}")
+    integer(horizon_steps, "horizon_steps", lo=1, strict=True, error=ProfileError)
+    integer(step_minutes, "step_minutes", lo=1, hi=1440, strict=True, error=ProfileError)
     return pd.date_range(pd.Timestamp(start), periods=int(horizon_steps) * int(step_minutes), freq="min")
 
 
@@ -215,9 +212,8 @@ def profile_kw(
     ndarray
         Shape (horizon_steps,) [kW].
     """
-    if isinstance(rated_kw, bool) or not isinstance(rated_kw, (int, float)) or not np.isfinite(rated_kw) or rated_kw < 0:
-        raise ProfileError("rated_kw", f"must be a finite number >= 0, got {rated_kw!r}")
-    return float(rated_kw) * per_unit(name, start, horizon_steps, step_minutes, seed_key=seed_key)
+    rated = number(rated_kw, "rated_kw", lo=0.0, error=ProfileError)
+    return rated * per_unit(name, start, horizon_steps, step_minutes, seed_key=seed_key)
 
 
 def asset_profile_kw(asset: Asset, start: datetime, horizon_steps: int, step_minutes: int) -> np.ndarray:

@@ -3,7 +3,7 @@
 A :class:`Scenario` is one planning problem: a horizon of ``horizon_steps`` steps of
 ``step_minutes`` each, a price per step, the site's cabinets (threshold, PV, other load,
 battery), its charge points and the charging sessions to plan. It mirrors the JSON of
-``/work/shared/spec/engine.md`` one to one:
+``docs/engine.md`` one to one:
 
 * :func:`parse_scenario` reads the JSON dict and validates every field; a bad field
   raises :class:`ScenarioError` whose message starts with the field's path, e.g.
@@ -19,16 +19,15 @@ Use :func:`validate_scenario` to check such a hand-built scenario.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from engine.errors import FieldError
+from engine.files import read_json
+from engine.validate import by_id, integer, is_number, number, text
 
 __all__ = [
     "ScenarioError",
@@ -196,17 +195,11 @@ class Scenario:
 
     def cabinet(self, cabinet_id: str) -> CabinetSpec:
         """The cabinet with this id (``KeyError`` if unknown)."""
-        for c in self.cabinets:
-            if c.id == cabinet_id:
-                return c
-        raise KeyError(cabinet_id)
+        return by_id(self.cabinets, cabinet_id)
 
     def charge_point(self, cp_id: str) -> ChargePointSpec:
         """The charge point with this id (``KeyError`` if unknown)."""
-        for cp in self.charge_points:
-            if cp.id == cp_id:
-                return cp
-        raise KeyError(cp_id)
+        return by_id(self.charge_points, cp_id)
 
     def cabinet_of(self, cp_id: str) -> str:
         """Id of the cabinet a charge point is wired to."""
@@ -245,11 +238,41 @@ def step_array(value: Any, horizon_steps: int, default: float = 0.0) -> np.ndarr
     return arr
 
 
+# --------------------------------------------------------------------------- limits
+
+MAX_FILE_BYTES = 32 * 1024 * 1024
+"""Largest scenario file read [bytes]; a bigger one is refused before it is parsed."""
+MAX_STEP_MINUTES = 1440.0
+"""Longest step [min]: one day."""
+MAX_HORIZON_STEPS = 100_000
+"""Most steps in a horizon (a year of 5-minute steps is 105,120: plan it in parts)."""
+MAX_CABINETS = 1_000
+"""Most cabinets in a scenario."""
+MAX_CHARGE_POINTS = 10_000
+"""Most charge points in a scenario."""
+MAX_SESSIONS = 20_000
+"""Most sessions in a scenario."""
+MAX_CABINET_STEPS = 2_000_000
+"""Most cabinets x horizon_steps (each cabinet holds a few arrays of horizon_steps floats)."""
+MAX_SESSION_STEPS = 2_000_000
+"""Most steps of all sessions' windows inside the horizon together (one LP column each)."""
+MAX_STEP_INDEX = 10**9
+"""Largest ``|arrival_step|`` / ``|departure_step|`` (windows may stick out of the horizon)."""
+MAX_POWER_KW = 1e6
+"""Largest power of a threshold, rating, PV or load value, battery rating [kW] (1 GW)."""
+MAX_ENERGY_KWH = 1e7
+"""Largest energy of a session or a battery [kWh] (10 GWh)."""
+MAX_PRICE = 1e6
+"""Largest price [currency/kWh]."""
+MIN_EFFICIENCY = 0.01
+"""Lowest one-way battery efficiency (the LP divides by it)."""
+
+
 # --------------------------------------------------------------------------- field readers
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+def _name(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def _number(
@@ -261,51 +284,32 @@ def _number(
     default: float | None = None,
     minimum: float | None = None,
     positive: bool = False,
+    maximum: float | None = None,
 ) -> float | None:
+    name = _name(path, key)
     if key not in d or d[key] is None:
         if required:
-            raise ScenarioError(f"{path}.{key}" if path else key, "required")
+            raise ScenarioError(name, "required")
         return default
-    v = d[key]
-    name = f"{path}.{key}" if path else key
-    if not _is_number(v):
-        raise ScenarioError(name, f"must be a number, got {type(v).__name__}")
-    x = float(v)
-    if not math.isfinite(x):
-        raise ScenarioError(name, "must be a finite number")
-    if positive and x <= 0:
-        raise ScenarioError(name, "must be > 0")
-    if minimum is not None and x < minimum:
-        raise ScenarioError(name, f"must be >= {minimum:g}")
-    return x
+    if positive:
+        return number(d[key], name, lo=0.0, lo_open=True, hi=maximum, error=ScenarioError)
+    return number(d[key], name, lo=minimum, hi=maximum, error=ScenarioError)
 
 
-def _integer(d: Mapping[str, Any], key: str, path: str, *, minimum: int | None = None) -> int:
-    name = f"{path}.{key}" if path else key
+def _integer(
+    d: Mapping[str, Any], key: str, path: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    name = _name(path, key)
     if key not in d or d[key] is None:
         raise ScenarioError(name, "required")
-    v = d[key]
-    if isinstance(v, (bool, np.bool_)) or not _is_number(v):
-        raise ScenarioError(name, f"must be an integer, got {type(v).__name__}")
-    x = float(v)
-    if not math.isfinite(x) or x != int(x):
-        raise ScenarioError(name, "must be an integer")
-    i = int(x)
-    if minimum is not None and i < minimum:
-        raise ScenarioError(name, f"must be >= {minimum}")
-    return i
+    return integer(d[key], name, lo=minimum, hi=maximum, error=ScenarioError)
 
 
 def _text(d: Mapping[str, Any], key: str, path: str) -> str:
-    name = f"{path}.{key}" if path else key
+    name = _name(path, key)
     if key not in d or d[key] is None:
         raise ScenarioError(name, "required")
-    v = d[key]
-    if not isinstance(v, str):
-        raise ScenarioError(name, f"must be a string, got {type(v).__name__}")
-    if not v.strip():
-        raise ScenarioError(name, "must not be empty")
-    return v
+    return text(d[key], name, error=ScenarioError)
 
 
 def _array(
@@ -317,35 +321,41 @@ def _array(
     allow_scalar: bool = False,
     required: bool = False,
     minimum: float | None = 0.0,
+    maximum: float | None = MAX_POWER_KW,
 ) -> np.ndarray | None:
-    name = f"{path}.{key}" if path else key
+    name = _name(path, key)
     if key not in d or d[key] is None:
         if required:
             raise ScenarioError(name, "required")
         return None
     v = d[key]
-    if allow_scalar and _is_number(v):
-        x = float(v)
-        if not math.isfinite(x):
-            raise ScenarioError(name, "must be a finite number")
-        if minimum is not None and x < minimum:
-            raise ScenarioError(name, f"must be >= {minimum:g}")
-        return np.full(horizon_steps, x)
+    if allow_scalar and is_number(v):
+        return np.full(horizon_steps, number(v, name, lo=minimum, hi=maximum, error=ScenarioError))
     if not isinstance(v, (list, tuple, np.ndarray)):
         what = "a number or a list" if allow_scalar else "a list"
         raise ScenarioError(name, f"must be {what} of {horizon_steps} numbers, got {type(v).__name__}")
     if len(v) != horizon_steps:
         raise ScenarioError(name, f"must have horizon_steps = {horizon_steps} entries, got {len(v)}")
     for i, x in enumerate(v):
-        if not _is_number(x):
+        if not is_number(x):
             raise ScenarioError(f"{name}[{i}]", f"must be a number, got {type(x).__name__}")
-    arr = np.asarray(v, dtype=float)
+    try:
+        arr = np.asarray(v, dtype=float)
+    except OverflowError:  # an integer too large for a float: find it and name it
+        for i, x in enumerate(v):
+            number(x, f"{name}[{i}]", lo=minimum, hi=maximum, error=ScenarioError)
+        raise  # pragma: no cover - one entry above overflows
     bad = ~np.isfinite(arr)
     if bad.any():
         raise ScenarioError(f"{name}[{int(np.argmax(bad))}]", "must be a finite number")
-    if minimum is not None and (arr < minimum).any():
-        i = int(np.argmax(arr < minimum))
-        raise ScenarioError(f"{name}[{i}]", f"must be >= {minimum:g}")
+    outside = np.zeros(horizon_steps, dtype=bool)
+    if minimum is not None:
+        outside |= arr < minimum
+    if maximum is not None:
+        outside |= arr > maximum
+    if outside.any():
+        i = int(np.argmax(outside))
+        number(float(arr[i]), f"{name}[{i}]", lo=minimum, hi=maximum, error=ScenarioError)
     return arr
 
 
@@ -355,7 +365,7 @@ def _mapping(v: Any, name: str) -> Mapping[str, Any]:
     return v
 
 
-def _list(d: Mapping[str, Any], key: str, *, required: bool = True) -> list[Any]:
+def _list(d: Mapping[str, Any], key: str, *, required: bool = True, most: int | None = None) -> list[Any]:
     if key not in d or d[key] is None:
         if required:
             raise ScenarioError(key, "required")
@@ -363,6 +373,8 @@ def _list(d: Mapping[str, Any], key: str, *, required: bool = True) -> list[Any]
     v = d[key]
     if not isinstance(v, (list, tuple)):
         raise ScenarioError(key, f"must be a list, got {type(v).__name__}")
+    if most is not None and len(v) > most:
+        raise ScenarioError(key, f"{len(v)} entries, at most {most}")
     return list(v)
 
 
@@ -371,16 +383,17 @@ def _list(d: Mapping[str, Any], key: str, *, required: bool = True) -> list[Any]
 
 def _parse_battery(v: Any, path: str) -> BatterySpec:
     b = _mapping(v, path)
-    cap = _number(b, "capacity_kwh", path, minimum=0.0)
-    max_c = _number(b, "max_charge_kw", path, minimum=0.0)
-    max_d = _number(b, "max_discharge_kw", path, minimum=0.0)
-    e_min = _number(b, "min_energy_kwh", path, required=False, default=0.0, minimum=0.0)
+    cap = _number(b, "capacity_kwh", path, minimum=0.0, maximum=MAX_ENERGY_KWH)
+    max_c = _number(b, "max_charge_kw", path, minimum=0.0, maximum=MAX_POWER_KW)
+    max_d = _number(b, "max_discharge_kw", path, minimum=0.0, maximum=MAX_POWER_KW)
+    e_min = _number(b, "min_energy_kwh", path, required=False, default=0.0, minimum=0.0, maximum=MAX_ENERGY_KWH)
     eff = _number(b, "efficiency", path, required=False, default=1.0)
-    energy = _number(b, "energy_kwh", path, minimum=0.0)
+    energy = _number(b, "energy_kwh", path, minimum=0.0, maximum=MAX_ENERGY_KWH)
     assert cap is not None and max_c is not None and max_d is not None
     assert e_min is not None and eff is not None and energy is not None
     if not 0.0 < eff <= 1.0:
         raise ScenarioError(f"{path}.efficiency", "must be in (0, 1]")
+    number(eff, f"{path}.efficiency", lo=MIN_EFFICIENCY, error=ScenarioError)  # 1/eff stays finite
     if e_min > cap:
         raise ScenarioError(f"{path}.min_energy_kwh", f"must be <= capacity_kwh ({cap:g})")
     if energy > cap:
@@ -410,7 +423,7 @@ def _parse_cabinet(v: Any, path: str, horizon_steps: int) -> CabinetSpec:
 
 def _parse_cp(v: Any, path: str) -> ChargePointSpec:
     c = _mapping(v, path)
-    rated = _number(c, "rated_kw", path, positive=True)
+    rated = _number(c, "rated_kw", path, positive=True, maximum=MAX_POWER_KW)
     assert rated is not None
     return ChargePointSpec(id=_text(c, "id", path), cabinet=_text(c, "cabinet", path), rated_kw=rated)
 
@@ -438,13 +451,13 @@ def parse_session(v: Any, path: str = "request") -> SessionSpec:
     s = _mapping(v, path)
     sid = _text(s, "id", path)
     cp = _text(s, "cp", path)
-    arrival = _integer(s, "arrival_step", path)
-    departure = _integer(s, "departure_step", path)
+    arrival = _integer(s, "arrival_step", path, minimum=-MAX_STEP_INDEX, maximum=MAX_STEP_INDEX)
+    departure = _integer(s, "departure_step", path, minimum=-MAX_STEP_INDEX, maximum=MAX_STEP_INDEX)
     if departure <= arrival:
         raise ScenarioError(f"{path}.departure_step", "must be > arrival_step")
-    energy = _number(s, "energy_kwh", path, minimum=0.0)
+    energy = _number(s, "energy_kwh", path, minimum=0.0, maximum=MAX_ENERGY_KWH)
     assert energy is not None
-    max_kw = _number(s, "max_kw", path, required=False, default=None, positive=True)
+    max_kw = _number(s, "max_kw", path, required=False, default=None, positive=True, maximum=MAX_POWER_KW)
     g = s.get("guaranteed", False)
     if g is None:
         g = False
@@ -480,19 +493,30 @@ def parse_scenario(d: Any) -> Scenario:
         Naming the first offending field, e.g. ``sessions[3].departure_step: must be > arrival_step``.
     """
     d = _mapping(d, "scenario")
-    step_minutes = _number(d, "step_minutes", "", positive=True)
+    step_minutes = _number(d, "step_minutes", "", positive=True, maximum=MAX_STEP_MINUTES)
     assert step_minutes is not None
-    T = _integer(d, "horizon_steps", "", minimum=1)
+    T = _integer(d, "horizon_steps", "", minimum=1, maximum=MAX_HORIZON_STEPS)
     start = d.get("start", "")
     if start is None:
         start = ""
     if not isinstance(start, str):
         raise ScenarioError("start", f"must be a string, got {type(start).__name__}")
-    price = _array(d, "price_per_kwh", "", T)
+    price = _array(d, "price_per_kwh", "", T, maximum=MAX_PRICE)
+
+    # sizes are checked before anything of that size is read or allocated
+    cabinet_list = _list(d, "cabinets", most=MAX_CABINETS)
+    if len(cabinet_list) * T > MAX_CABINET_STEPS:
+        raise ScenarioError(
+            "cabinets",
+            f"{len(cabinet_list)} cabinets x horizon_steps {T} = {len(cabinet_list) * T} cabinet-steps, "
+            f"at most {MAX_CABINET_STEPS} (fewer cabinets or a shorter horizon)",
+        )
+    cp_list = _list(d, "charge_points", most=MAX_CHARGE_POINTS)
+    session_list = _list(d, "sessions", required=False, most=MAX_SESSIONS)
 
     cabinets: list[CabinetSpec] = []
     seen: dict[str, str] = {}
-    for i, v in enumerate(_list(d, "cabinets")):
+    for i, v in enumerate(cabinet_list):
         c = _parse_cabinet(v, f"cabinets[{i}]", T)
         if c.id in seen:
             raise ScenarioError(f"cabinets[{i}].id", f"duplicate id {c.id!r}")
@@ -502,7 +526,7 @@ def parse_scenario(d: Any) -> Scenario:
 
     cps: list[ChargePointSpec] = []
     cp_ids: dict[str, ChargePointSpec] = {}
-    for i, v in enumerate(_list(d, "charge_points")):
+    for i, v in enumerate(cp_list):
         cp = _parse_cp(v, f"charge_points[{i}]")
         if cp.id in cp_ids:
             raise ScenarioError(f"charge_points[{i}].id", f"duplicate id {cp.id!r}")
@@ -513,7 +537,7 @@ def parse_scenario(d: Any) -> Scenario:
 
     sessions: list[SessionSpec] = []
     sess_ids: set[str] = set()
-    for i, v in enumerate(_list(d, "sessions", required=False)):
+    for i, v in enumerate(session_list):
         path = f"sessions[{i}]"
         s = parse_session(v, path)
         if s.id in sess_ids:
@@ -523,6 +547,13 @@ def parse_scenario(d: Any) -> Scenario:
         sess_ids.add(s.id)
         sessions.append(s)
     _check_overlaps(sessions)
+    steps = sum(max(0, min(s.departure_step, T) - max(s.arrival_step, 0)) for s in sessions)
+    if steps > MAX_SESSION_STEPS:
+        raise ScenarioError(
+            "sessions",
+            f"their windows inside the horizon add up to {steps} steps, at most {MAX_SESSION_STEPS} "
+            "(fewer sessions, shorter windows or longer steps)",
+        )
 
     request = None
     if d.get("request") is not None:
@@ -592,10 +623,13 @@ def check_request(scenario: Scenario, request: SessionSpec, path: str = "request
     cps = {cp.id for cp in scenario.charge_points}
     if request.cp not in cps:
         raise ScenarioError(f"{path}.cp", f"unknown charge point {request.cp!r}")
+    for key in ("arrival_step", "departure_step"):
+        integer(getattr(request, key), f"{path}.{key}", lo=-MAX_STEP_INDEX, hi=MAX_STEP_INDEX, error=ScenarioError)
     if request.departure_step <= request.arrival_step:
         raise ScenarioError(f"{path}.departure_step", "must be > arrival_step")
-    if not (math.isfinite(request.energy_kwh) and request.energy_kwh >= 0):
-        raise ScenarioError(f"{path}.energy_kwh", "must be a finite number >= 0")
+    number(request.energy_kwh, f"{path}.energy_kwh", lo=0.0, hi=MAX_ENERGY_KWH, error=ScenarioError)
+    if request.max_kw is not None:
+        number(request.max_kw, f"{path}.max_kw", lo=0.0, lo_open=True, hi=MAX_POWER_KW, error=ScenarioError)
     for s in scenario.sessions:
         if s.id == request.id:
             raise ScenarioError(f"{path}.id", f"duplicate id {s.id!r} (a session has it)")
@@ -624,10 +658,15 @@ def validate_scenario(scenario: Scenario) -> Scenario:
     ScenarioError
         As :func:`parse_scenario`.
     """
+    # the sizes first: the round trip below allocates horizon_steps floats per array
+    number(scenario.step_minutes, "step_minutes", lo=0.0, lo_open=True, hi=MAX_STEP_MINUTES, error=ScenarioError)
+    integer(scenario.horizon_steps, "horizon_steps", lo=1, hi=MAX_HORIZON_STEPS, error=ScenarioError)
+    for key, most in (("cabinets", MAX_CABINETS), ("charge_points", MAX_CHARGE_POINTS), ("sessions", MAX_SESSIONS)):
+        _list({key: getattr(scenario, key)}, key, required=False, most=most)
     try:
         d = scenario_to_dict(scenario)
-    except ValueError as exc:  # wrong array length in a hand-built scenario
-        raise ScenarioError("scenario", str(exc)) from exc
+    except (ValueError, TypeError, OverflowError) as exc:  # wrong array length or type in a hand-built scenario
+        raise ScenarioError("scenario", " ".join(str(exc).split())) from exc
     return parse_scenario(d)
 
 
@@ -713,6 +752,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     Parameters
     ----------
     path : str or PathLike
+        At most :data:`MAX_FILE_BYTES` bytes.
 
     Returns
     -------
@@ -721,18 +761,8 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     Raises
     ------
     ScenarioError
-        ``scenario: ...`` when the file is missing or not valid JSON; otherwise as
-        :func:`parse_scenario`.
+        ``scenario: ...`` when the file is missing, too large, nested too deeply or not valid
+        JSON (:func:`engine.files.read_json`); otherwise as :func:`parse_scenario`.
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("scenario", f"file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError("scenario", f"cannot read {p}: {exc}") from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError("scenario", f"malformed JSON in {p}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    d = read_json(path, "scenario", ScenarioError, max_bytes=MAX_FILE_BYTES)
     return parse_scenario(d)

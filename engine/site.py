@@ -18,11 +18,12 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
-from pathlib import Path
 from typing import Any, Iterable
 
+from engine.clock import ClockError, site_tz
 from engine.errors import FieldError
-from engine.files import atomic_write_text
+from engine.files import atomic_write_text, read_json
+from engine.validate import by_id, number, replace_by_id, text
 
 __all__ = [
     "AssetKind",
@@ -33,9 +34,36 @@ __all__ = [
     "SiteError",
     "load_site",
     "save_site",
+    "site_json",
     "site_from_dict",
     "site_to_dict",
+    "PV_PROFILES",
+    "LOAD_PROFILES",
+    "MAX_THRESHOLD_KW",
+    "MAX_RATED_KW",
+    "MAX_CAPACITY_KWH",
+    "MAX_PRICE_PER_KWH",
+    "MAX_DISTANCE_KM",
+    "distance_km",
 ]
+
+PV_PROFILES = ("pv_citylearn", "pv_serf")
+"""Profiles a PV inverter may name (``engine.profiles``); empty means ``pv_citylearn``."""
+LOAD_PROFILES = ("lighting", "ventilation", "elevator")
+"""Profiles another load may name (``engine.profiles``); empty means its rated power all day."""
+
+MAX_THRESHOLD_KW = 100_000.0
+"""Largest cabinet threshold [kW] (100 MW; SC1 stores W in a uint32, at most 4,294,967 kW)."""
+MAX_RATED_KW = 100_000.0
+"""Largest rating of an asset [kW]."""
+MAX_CAPACITY_KWH = 1_000_000.0
+"""Largest battery capacity [kWh]."""
+MAX_PRICE_PER_KWH = 1_000_000.0
+"""Largest price of a charge point [currency/kWh] (SC1: thousandths in a uint32)."""
+MAX_SITE_BYTES = 16 * 1024 * 1024
+"""Largest site file read [bytes]."""
+MAX_DISTANCE_KM = 10.0
+"""Farthest a cabinet or asset may be from the site's centre [km]."""
 
 
 class SiteError(FieldError):
@@ -199,17 +227,11 @@ class Site:
     # -- lookups -------------------------------------------------------------------
     def cabinet(self, cabinet_id: str) -> Cabinet:
         """The cabinet with this id (KeyError if none)."""
-        for c in self.cabinets:
-            if c.id == cabinet_id:
-                return c
-        raise KeyError(cabinet_id)
+        return by_id(self.cabinets, cabinet_id)
 
     def asset(self, asset_id: str) -> Asset:
         """The asset with this id (KeyError if none)."""
-        for a in self.assets:
-            if a.id == asset_id:
-                return a
-        raise KeyError(asset_id)
+        return by_id(self.assets, asset_id)
 
     def assets_of(self, kind: AssetKind) -> tuple[Asset, ...]:
         """All assets of one kind, in file order."""
@@ -243,25 +265,11 @@ class Site:
     # -- edits (each returns a new, validated site) ----------------------------------
     def with_asset(self, asset: Asset) -> "Site":
         """Add ``asset``, or replace the asset with the same id (e.g. moved or re-wired)."""
-        assets = list(self.assets)
-        for i, a in enumerate(assets):
-            if a.id == asset.id:
-                assets[i] = asset
-                break
-        else:
-            assets.append(asset)
-        return _validated(replace(self, assets=tuple(assets)))
+        return _validated(replace(self, assets=replace_by_id(self.assets, asset)))
 
     def with_cabinet(self, cabinet: Cabinet) -> "Site":
         """Add ``cabinet``, or replace the cabinet with the same id (e.g. a new threshold)."""
-        cabs = list(self.cabinets)
-        for i, c in enumerate(cabs):
-            if c.id == cabinet.id:
-                cabs[i] = cabinet
-                break
-        else:
-            cabs.append(cabinet)
-        return _validated(replace(self, cabinets=tuple(cabs)))
+        return _validated(replace(self, cabinets=replace_by_id(self.cabinets, cabinet)))
 
     def with_threshold(self, cabinet_id: str, threshold_kw: float) -> "Site":
         """The site with one cabinet's threshold changed [kW]."""
@@ -299,39 +307,86 @@ class Site:
 _ASSET_NUMBERS = ("rated_kw", "capacity_kwh", "price_per_kwh", "efficiency", "min_soc", "initial_soc")
 
 
-def _number(value: Any, field_name: str, *, minimum: float | None = None, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SiteError(field_name, f"must be a number, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise SiteError(field_name, "must be finite")
-    if positive and x <= 0:
-        raise SiteError(field_name, f"must be > 0, got {x:g}")
-    if minimum is not None and x < minimum:
-        raise SiteError(field_name, f"must be >= {minimum:g}, got {x:g}")
-    return x
+def _number(
+    value: Any,
+    field_name: str,
+    *,
+    minimum: float | None = None,
+    positive: bool = False,
+    maximum: float | None = None,
+) -> float:
+    if positive:
+        return number(value, field_name, lo=0.0, lo_open=True, hi=maximum, error=SiteError)
+    return number(value, field_name, lo=minimum, hi=maximum, error=SiteError)
 
 
 def _text(value: Any, field_name: str, *, max_len: int = 64) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise SiteError(field_name, "must be a non-empty string")
-    if len(value.encode()) > max_len:
-        raise SiteError(field_name, f"must be at most {max_len} bytes")
-    return value.strip()
+    return text(value, field_name, max_bytes=max_len, strip=True, error=SiteError)
 
 
 def _lat(value: Any, field_name: str) -> float:
-    x = _number(value, field_name)
+    x = number(value, field_name, error=SiteError)
     if abs(x) > 90:
         raise SiteError(field_name, f"latitude must be within [-90, 90], got {x:g}")
     return x
 
 
 def _lon(value: Any, field_name: str) -> float:
-    x = _number(value, field_name)
+    x = number(value, field_name, error=SiteError)
     if abs(x) > 180:
         raise SiteError(field_name, f"longitude must be within [-180, 180], got {x:g}")
     return x
+
+
+def _timezone(value: Any) -> str:
+    tz = text(value, "timezone", max_bytes=64, error=SiteError)
+    try:
+        site_tz(tz)
+    except ClockError as exc:
+        raise SiteError("timezone", exc.message) from None
+    return tz
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance between two points [km] (haversine, Earth radius 6371 km).
+
+    Parameters
+    ----------
+    lat1, lon1, lat2, lon2 : float
+        The two points [degrees].
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _near_site(site: "Site", lat: float, lon: float, path: str) -> None:
+    """Refuse a location farther than :data:`MAX_DISTANCE_KM` from the site's centre, naming lat or lon."""
+    d = distance_km(site.lat, site.lon, lat, lon)
+    if d <= MAX_DISTANCE_KM:
+        return
+    # name the coordinate that is off: the latitude alone moves it that far, or else the longitude
+    key = "lat" if distance_km(site.lat, site.lon, lat, site.lon) > MAX_DISTANCE_KM else "lon"
+    raise SiteError(
+        f"{path}.{key}",
+        f"({lat:g}, {lon:g}) is {d:,.1f} km from the site's centre ({site.lat:g}, {site.lon:g}), "
+        f"at most {MAX_DISTANCE_KM:g} km",
+    )
+
+
+def _profile(value: Any, kind: AssetKind, field_name: str) -> str:
+    if not isinstance(value, str):
+        raise SiteError(field_name, "must be a string")
+    name = value.strip()
+    if not name:
+        return ""
+    allowed = {AssetKind.PV_INVERTER: PV_PROFILES, AssetKind.OTHER_LOAD: LOAD_PROFILES}.get(kind)
+    if allowed is None:
+        raise SiteError(field_name, f"a {kind.label} has no profile, got {name!r}")
+    if name not in allowed:
+        raise SiteError(field_name, f"unknown {kind.label} profile {name!r} ({', '.join(allowed)})")
+    return name
 
 
 def _cabinet_from(d: Any, path: str) -> Cabinet:
@@ -346,7 +401,7 @@ def _cabinet_from(d: Any, path: str) -> Cabinet:
         name=_text(d.get("name", cid), f"{path}.name"),
         lat=_lat(d["lat"], f"{path}.lat"),
         lon=_lon(d["lon"], f"{path}.lon"),
-        threshold_kw=_number(d["threshold_kw"], f"{path}.threshold_kw", minimum=0.0),
+        threshold_kw=_threshold(d["threshold_kw"], f"{path}.threshold_kw"),
     )
 
 
@@ -362,9 +417,7 @@ def _asset_from(d: Any, path: str) -> Asset:
     for key in _ASSET_NUMBERS:
         if key in d:
             nums[key] = _number(d[key], f"{path}.{key}", minimum=0.0)
-    profile = d.get("profile", "")
-    if not isinstance(profile, str):
-        raise SiteError(f"{path}.profile", "must be a string")
+    profile = _profile(d.get("profile", ""), kind, f"{path}.profile")
     return Asset(
         id=aid,
         name=_text(d.get("name", aid), f"{path}.name"),
@@ -377,16 +430,27 @@ def _asset_from(d: Any, path: str) -> Asset:
     )
 
 
+def _threshold(value: Any, field_name: str) -> float:
+    return _number(value, field_name, positive=True, maximum=MAX_THRESHOLD_KW)
+
+
 def _validated(site: Site) -> Site:
-    """Check cross-field rules; raise :class:`SiteError` naming the first bad field."""
+    """Check every rule again (after an edit too); raise :class:`SiteError` naming the first bad field.
+
+    Thresholds in (0, 100 MW], ratings in (0, 100 MW], every cabinet and asset within
+    :data:`MAX_DISTANCE_KM` of the site's centre, a known time zone, profiles by kind.
+    """
+    _timezone(site.timezone)
+    _lat(site.lat, "lat")
+    _lon(site.lon, "lon")
     seen: set[str] = set()
     for i, c in enumerate(site.cabinets):
+        p = f"cabinets[{i}]"
         if c.id in seen:
-            raise SiteError(f"cabinets[{i}].id", f"duplicate id {c.id!r}")
+            raise SiteError(f"{p}.id", f"duplicate id {c.id!r}")
         seen.add(c.id)
-        _number(c.threshold_kw, f"cabinets[{i}].threshold_kw", minimum=0.0)
-        _lat(c.lat, f"cabinets[{i}].lat")
-        _lon(c.lon, f"cabinets[{i}].lon")
+        _threshold(c.threshold_kw, f"{p}.threshold_kw")
+        _near_site(site, _lat(c.lat, f"{p}.lat"), _lon(c.lon, f"{p}.lon"), p)
     cabinet_ids = set(seen)
     for i, a in enumerate(site.assets):
         p = f"assets[{i}]"
@@ -395,15 +459,14 @@ def _validated(site: Site) -> Site:
         seen.add(a.id)
         if a.cabinet not in cabinet_ids:
             raise SiteError(f"{p}.cabinet", f"unknown cabinet {a.cabinet!r}")
-        _lat(a.lat, f"{p}.lat")
-        _lon(a.lon, f"{p}.lon")
-        _number(a.rated_kw, f"{p}.rated_kw", positive=True)
+        _near_site(site, _lat(a.lat, f"{p}.lat"), _lon(a.lon, f"{p}.lon"), p)
+        _number(a.rated_kw, f"{p}.rated_kw", positive=True, maximum=MAX_RATED_KW)
+        _number(a.price_per_kwh, f"{p}.price_per_kwh", minimum=0.0, maximum=MAX_PRICE_PER_KWH)
+        _profile(a.profile, a.kind, f"{p}.profile")
         if a.kind == AssetKind.BATTERY:
-            _number(a.capacity_kwh, f"{p}.capacity_kwh", positive=True)
-            if not 0 < a.efficiency <= 1:
-                raise SiteError(f"{p}.efficiency", f"must be in (0, 1], got {a.efficiency:g}")
-            if not 0 <= a.min_soc <= 1:
-                raise SiteError(f"{p}.min_soc", f"must be in [0, 1], got {a.min_soc:g}")
+            _number(a.capacity_kwh, f"{p}.capacity_kwh", positive=True, maximum=MAX_CAPACITY_KWH)
+            number(a.efficiency, f"{p}.efficiency", lo=0.0, lo_open=True, hi=1.0, interval=True, error=SiteError)
+            number(a.min_soc, f"{p}.min_soc", lo=0.0, hi=1.0, interval=True, error=SiteError)
             if not a.min_soc <= a.initial_soc <= 1:
                 raise SiteError(f"{p}.initial_soc", f"must be in [min_soc, 1], got {a.initial_soc:g}")
         elif a.capacity_kwh:
@@ -434,9 +497,7 @@ def site_from_dict(d: Any) -> Site:
     assets = tuple(_asset_from(a, f"assets[{i}]") for i, a in enumerate(d["assets"]))
     lat = d.get("lat", sum(c.lat for c in cabinets) / len(cabinets))
     lon = d.get("lon", sum(c.lon for c in cabinets) / len(cabinets))
-    tz = d.get("timezone", "UTC")
-    if not isinstance(tz, str):
-        raise SiteError("timezone", "must be a string")
+    tz = _timezone(d.get("timezone", "UTC"))
     known = {"name", "timezone", "lat", "lon", "cabinets", "assets"}
     site = Site(
         name=_text(d["name"], "name", max_len=200),
@@ -474,18 +535,19 @@ def load_site(path: str | os.PathLike[str]) -> Site:
     Raises
     ------
     SiteError
-        For malformed JSON (field ``site``) or any bad field.
+        For a missing, unreadable, truncated or malformed file (field ``site``) or any bad field.
     """
-    try:
-        d = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as exc:
-        raise SiteError("site", f"malformed JSON in {path}: {exc}") from None
-    return site_from_dict(d)
+    return site_from_dict(read_json(path, "site", SiteError, max_bytes=MAX_SITE_BYTES))
+
+
+def site_json(site: Site) -> str:
+    """The text of a site file: the validated site as indented JSON."""
+    return json.dumps(site_to_dict(_validated(site)), indent=1) + "\n"
 
 
 def save_site(site: Site, path: str | os.PathLike[str]) -> None:
     """Write a site atomically (a crash never leaves a half-written file)."""
-    atomic_write_text(path, json.dumps(site_to_dict(_validated(site)), indent=1) + "\n")
+    atomic_write_text(path, site_json(site))
 
 
 def iter_assets(site: Site, kinds: Iterable[AssetKind] | None = None) -> Iterable[Asset]:

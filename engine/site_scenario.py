@@ -20,8 +20,9 @@ from typing import Sequence
 import numpy as np
 
 from engine.profiles import asset_profile_kw, price_per_kwh
-from engine.scenario import BatterySpec, CabinetSpec, ChargePointSpec, Scenario, SessionSpec
+from engine.scenario import MAX_HORIZON_STEPS, BatterySpec, CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 from engine.site import Group, Site, SiteError
+from engine.validate import describe, integer, is_number, number
 
 __all__ = ["scenario_for_group", "scenario_for_site", "cabinet_spec", "group_table"]
 
@@ -87,23 +88,28 @@ def cabinet_spec(
 def _prices(prices: Sequence[float] | np.ndarray | None, start: datetime, horizon_steps: int, step_minutes: int) -> np.ndarray:
     if prices is None:
         return price_per_kwh(start, horizon_steps, step_minutes)
-    p = np.asarray(prices, dtype=float)
+    if is_number(prices):
+        number(prices, "prices", lo=0.0, error=SiteError)
+    try:
+        p = np.asarray(prices, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise SiteError("prices", f"must be a number or {horizon_steps} finite numbers, got {describe(prices)}") from None
     if p.ndim == 0:
         p = np.full(horizon_steps, float(p))
     if p.shape != (horizon_steps,):
         raise SiteError("prices", f"must have {horizon_steps} entries (horizon_steps), got {p.size}")
     if not np.all(np.isfinite(p)):
         raise SiteError("prices", "must be finite")
+    if (p < 0).any():
+        raise SiteError(f"prices[{int(np.argmax(p < 0))}]", f"must be >= 0, got {float(p[p < 0][0]):g}")
     return p
 
 
 def _check_common(start: datetime, horizon_steps: int, step_minutes: int) -> None:
     if not isinstance(start, datetime):
         raise SiteError("start", f"must be a datetime, got {start!r}")
-    if isinstance(horizon_steps, bool) or not isinstance(horizon_steps, int) or horizon_steps < 1:
-        raise SiteError("horizon_steps", f"must be an integer >= 1, got {horizon_steps!r}")
-    if isinstance(step_minutes, bool) or not isinstance(step_minutes, int) or not 1 <= step_minutes <= 1440:
-        raise SiteError("step_minutes", f"must be an integer in [1, 1440], got {step_minutes!r}")
+    integer(horizon_steps, "horizon_steps", lo=1, hi=MAX_HORIZON_STEPS, strict=True, error=SiteError)
+    integer(step_minutes, "step_minutes", lo=1, hi=1440, strict=True, error=SiteError)
 
 
 def _build(

@@ -5,8 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== pip packages (requirements.txt)"
-python3 -m pip install -q --disable-pip-version-check -r requirements.txt
+# Python 3.11 (.python-version)
+if ! python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  echo "warning: $(python3 --version) found; the project is built and tested on Python 3.11" >&2
+fi
+
+echo "== pip packages (requirements-test.txt: the app's requirements.txt and the test tools)"
+python3 -m pip install -q --disable-pip-version-check -r requirements-test.txt
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "== Debian chromium (browser tests)"

@@ -19,7 +19,7 @@ def tiny() -> dict:
              "rated_kw": 6.6, "price_per_kwh": 0.3},
             {"id": "CA-2", "kind": 1, "cabinet": "POD-A", "lat": 34.137, "lon": -118.125, "rated_kw": 6.6},
             {"id": "PV-1", "kind": "pv_inverter", "cabinet": "POD-B", "lat": 34.137, "lon": -118.125,
-             "rated_kw": 20, "profile": "pv"},
+             "rated_kw": 20, "profile": "pv_citylearn"},
             {"id": "BAT-1", "kind": "battery", "cabinet": "POD-B", "lat": 34.137, "lon": -118.125,
              "rated_kw": 25, "capacity_kwh": 50, "efficiency": 0.95},
             {"id": "LD-1", "kind": "other_load", "cabinet": "POD-B", "lat": 34.137, "lon": -118.125,

@@ -1,0 +1,64 @@
+"""A truncated or bogus state/site.json no longer breaks the pages (#10 item 8).
+
+Before, ``SiteStore.site()`` raised on every page, the kiosk's included. Now the pages run on the
+last good site (or the shipped one) and ``SiteStore.problem`` says what went wrong.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _setup(monkeypatch):
+    monkeypatch.setenv("EV_NOW", "2026-05-06T08:00:00")
+    monkeypatch.setenv("EV_CHAIN", "off")
+
+
+def _write_site(content: str) -> Path:
+    state = Path(os.environ["EV_STATE_DIR"])
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "site.json").write_text(content)
+    return state
+
+
+def _truncated() -> str:
+    text = (ROOT / "data" / "site.json").read_text()
+    return text[: len(text) // 3]
+
+
+def _bogus_timezone() -> str:
+    d = json.loads((ROOT / "data" / "site.json").read_text())
+    d["timezone"] = "Mars/Olympus_Mons"
+    return json.dumps(d)
+
+
+@pytest.mark.parametrize("content", [_truncated, _bogus_timezone], ids=["truncated", "bogus-timezone"])
+def test_the_kiosk_still_quotes(content) -> None:
+    _write_site(content())
+    at = AppTest.from_file(str(ROOT / "pages" / "kiosk.py"), default_timeout=120)
+    at.query_params["cp"] = "CA-303"
+    at.run()
+    assert not at.exception, at.exception
+    at.number_input(key="energy_kwh").set_value(12.0)
+    at.button(key="FormSubmitter:need-Can my need be met?").click().run()
+    assert not at.exception, at.exception
+    assert "12.0 kWh will be delivered" in "\n".join(str(e.value) for e in at.success)
+
+
+@pytest.mark.parametrize("content", [_truncated, _bogus_timezone], ids=["truncated", "bogus-timezone"])
+def test_the_site_map_still_draws(content) -> None:
+    state = _write_site(content())
+    at = AppTest.from_file(str(ROOT / "pages" / "site_map.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    from engine.sitestore import SiteStore
+
+    problem = SiteStore(state).problem
+    assert problem is not None and "site.json cannot be used" in problem and "shipped site" in problem
