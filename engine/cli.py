@@ -2,7 +2,8 @@
 
 * ``plan SCENARIO.json``  prints the plan JSON (spec "Plan") on stdout;
 * ``quote SCENARIO.json`` prints the quote JSON for the scenario's ``request``;
-* ``replay [options]``    is dispatched to :func:`engine.replay.cli.main`.
+* ``replay [options]``    is dispatched to :func:`engine.replay.cli.main`;
+* ``run --headless ...``  is dispatched to :func:`engine.runtime.cli.main` (a day of the live site).
 
 Exit status 0 on success; on invalid input exit status 2 and exactly one line on
 stderr that names the offending field (``sessions[3].departure_step: must be > arrival_step``);
@@ -52,13 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m engine",
         description="EV smart-charging engine: plan a scenario, quote a request, replay real sessions.",
     )
-    sub = ap.add_subparsers(dest="command", metavar="{plan,quote,replay}", parser_class=_OneLineParser)
+    sub = ap.add_subparsers(dest="command", metavar="{plan,quote,replay,run}", parser_class=_OneLineParser)
     p = sub.add_parser("plan", help="plan a scenario JSON file; prints the plan JSON")
     p.add_argument("scenario", metavar="SCENARIO.json", help="scenario file (format: docs/engine.md)")
     p.add_argument("--indent", type=_indent, default=None, help="pretty-print the JSON with this indent")
     q = sub.add_parser("quote", help="quote the scenario's 'request'; prints the quote JSON")
     q.add_argument("scenario", metavar="SCENARIO.json", help="scenario file with a 'request' object")
     q.add_argument("--indent", type=_indent, default=None, help="pretty-print the JSON with this indent")
+    sub.add_parser("run", help="run the live site headless over a real day (python -m engine run --help)",
+                   add_help=False)
     sub.add_parser(
         "replay",
         help="replay real sessions through a strategy (python -m engine replay --help)",
@@ -97,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "replay":
         return _replay(args_list[1:])
+    if args_list and args_list[0] == "run":
+        from engine.runtime.cli import main as run_main
+
+        return int(run_main(args_list[1:]) or 0)
     ap = build_parser()
     args = ap.parse_args(args_list)
     if args.command is None:

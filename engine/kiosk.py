@@ -17,7 +17,7 @@ Time is the site's local time; every function takes ``now``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -308,8 +308,15 @@ class Kiosk:
         if busy is not None and busy.origin != "charger":
             raise KioskError("cp", f"{cp} is taken: a session runs there until {busy.departure:%H:%M}")
         cars = [c for c in self._cars(asset.cabinet, now) if c.session.cp != cp]
-        specs = [sp for sp in (session_spec(c, now, self.step_minutes, self.horizon_steps) for c in cars)
-                 if sp is not None and sp.guaranteed]
+        # the promises already made, as the quote sees them: cars at the derated power too, so
+        # that the plans (at the full rating) keep a margin for every promise, not only this one
+        specs = []
+        for c in cars:
+            sp = session_spec(c, now, self.step_minutes, self.horizon_steps)
+            if sp is None or not sp.guaranteed:
+                continue
+            cap = controller.PROMISE_DERATE * c.rated_kw
+            specs.append(replace(sp, max_kw=cap if sp.max_kw is None else min(sp.max_kw, cap)))
         promised_by = promise_deadline(now, departure)
         dep = max(1, min(self.horizon_steps, steps_until(now, promised_by, self.step_minutes)))
         uncontrolled = sum(c.power_kw for c in cars if c.uncontrolled)

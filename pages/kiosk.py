@@ -1,4 +1,5 @@
-"""Driver kiosk at a charge point (``/kiosk?cp=CA-303``): need in, answer out, then progress (UI only)."""
+"""Driver kiosk at a charge point (``/kiosk?cp=CA-303``): need in, answer out, then the metered
+session (UI only: the kiosk service and the site's runtime do the work)."""
 
 from __future__ import annotations
 
@@ -7,69 +8,97 @@ from datetime import datetime, timedelta
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.clock import site_now
-from engine.kiosk import KioskError, KioskQuote, departure_at, energy_from_soc
-from engine.ledger import LedgerError
+from engine.kiosk import ASK_BEYOND_HOURS, KioskError, KioskQuote, departure_at, energy_from_soc
 from engine.site import AssetKind
 from pages import ui
 
+LIVE_SECONDS = 5  # how often the metered view refreshes itself [s]
 
-LIVE_SECONDS = 30  # how often the progress view refreshes itself [s]
+
+def kwh(x: float, other: float | None = None) -> str:
+    """``x`` in kWh with enough decimals to differ from ``other`` (and to show small amounts)."""
+    d = 1 if abs(x) >= 1 else 2
+    while other is not None and d < 3 and round(x, d) == round(other, d):
+        d += 1
+    return f"{x:.{d}f} kWh"
+
+
+def when(t: datetime, now: datetime) -> str:
+    """``17:30``, or ``Tue 17:30`` when not today."""
+    return f"{t:%H:%M}" if t.date() == now.date() else f"{t:%a %d %b %H:%M}"
 
 
 @st.fragment(run_every=LIVE_SECONDS)
-def _live_progress(k, cp: str, session_id: str) -> None:
-    """The progress view, refreshed every ``LIVE_SECONDS`` on its own (the rest of the page stays)."""
-    now = site_now(k.store.site().timezone)
-    active = k.session_on(cp, now)
+def _live_progress(cp: str, session_id: str) -> None:
+    """The metered view, refreshed every ``LIVE_SECONDS`` on its own (the rest of the page stays)."""
+    k = ui.kiosk()
+    active = k.session_on(cp)
     if active is None or active.id != session_id:
+        st.session_state["ended"] = session_id
         st.rerun()  # the session ended: back to the request form
-    _progress_view(k, session_id, now)
+    _progress_view(session_id, ui.now())
 
 
-def _progress_view(k, session_id: str, now: datetime) -> None:
+def _progress_view(session_id: str, now: datetime) -> None:
+    k = ui.kiosk()
     p = k.progress(session_id, now)
     s = p.session
-    st.subheader(f"Charging at {s.cp} until {s.departure:%H:%M}")
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Delivered", f"{p.delivered_kwh:.1f} kWh", help="energy delivered so far (engine plan)")
-    c2.metric("Promised", f"{s.guaranteed_kwh:.1f} kWh", help=f"you asked for {s.requested_kwh:.1f} kWh")
-    c3.metric("State of charge", f"{p.soc_pct:.0f} %" if p.soc_pct is not None else "n/a")
-    c4.metric("Power now", f"{p.power_kw:.1f} kW")
-    st.caption(f"Status: **{ui.status_label(p.status)}**")
+    st.subheader(f"Charging at {s.cp} until {when(s.departure, now)}")
+    badge = ":green-badge[On track]" if p.on_track else ":orange-badge[At risk]"
+    st.markdown(f"{badge} Status: **{ui.status_label(p.status)}**")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Delivered", f"{p.delivered_kwh:.2f} kWh", help="metered at the charge point")
+    c2.metric("Guaranteed", kwh(s.guaranteed_kwh), help=f"by {when(s.departure, now)}; you asked for {kwh(s.requested_kwh)}")
+    c3.metric("Power now", f"{p.power_kw:.1f} kW", help=f"the charge point is rated {p.rated_kw:g} kW")
+    st.progress(min(1.0, p.power_kw / p.rated_kw) if p.rated_kw else 0.0,
+                text=f"{p.power_kw:.1f} of {p.rated_kw:g} kW")
+    c4, c5, c6 = st.columns(3)
+    c4.metric("Cost so far", f"{p.cost:.2f} USD", help=f"{p.price_per_kwh:g} USD/kWh")
+    c5.metric("Projected by departure", kwh(p.projected_kwh))
+    c6.metric("Projected finish", when(p.projected_finish, now) if p.projected_finish else "after departure")
+    if p.soc_pct is not None:
+        gauge = go.Figure(go.Indicator(mode="gauge+number", value=p.soc_pct, number={"suffix": " %"},
+                                       title={"text": "State of charge"},
+                                       gauge={"axis": {"range": [0, 100]},
+                                              "threshold": {"value": s.soc_target_pct or 100, "line": {"color": "green"}}}))
+        gauge.update_layout(height=220, margin={"l": 20, "r": 20, "t": 40, "b": 10})
+        st.plotly_chart(gauge, key="soc_gauge")
     fig = go.Figure()
-    soc = p.soc_curve_pct
-    fig.add_trace(go.Scatter(x=p.times, y=p.energy_kwh, mode="lines", name="planned energy [kWh]",
-                             line={"shape": "linear", "width": 3}))
-    if soc is not None:
-        fig.add_trace(go.Scatter(x=p.times, y=soc, mode="lines", name="state of charge [%]", yaxis="y2",
-                                 line={"dash": "dot"}))
-    fig.add_vline(x=now, line_dash="dash", line_color="gray")
-    fig.add_hline(y=s.guaranteed_kwh, line_dash="dot", line_color="green", annotation_text="promised")
-    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Planned charging",
-                      yaxis={"title": "energy [kWh]"}, legend={"orientation": "h"},
-                      yaxis2={"title": "SOC [%]", "overlaying": "y", "side": "right", "range": [0, 100]})
+    m = p.metered_points
+    fig.add_trace(go.Scatter(x=p.times[:m], y=p.energy_kwh[:m], mode="lines", name="metered [kWh]",
+                             line={"width": 3}))
+    fig.add_trace(go.Scatter(x=p.times[m - 1:], y=p.energy_kwh[m - 1:], mode="lines", name="plan [kWh]",
+                             line={"dash": "dot"}))
+    fig.add_hline(y=s.guaranteed_kwh, line_dash="dot", line_color="green", annotation_text="guaranteed")
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Energy",
+                      yaxis={"title": "kWh"}, legend={"orientation": "h"})
     st.plotly_chart(fig, key="progress_chart")
     st.caption(f"Updates every {LIVE_SECONDS} s (site clock {now:%H:%M:%S}).")
-    st.button("Refresh", key="refresh")
+    if st.button("Stop charging", key="stop"):
+        ui.runtime().stop_session(s.cp)
+        st.rerun()
 
 
 def _answer(q: KioskQuote) -> None:
+    by = when(q.departure, q.now)
     if q.feasible:
-        st.success(f"Yes: your {q.energy_kwh:.1f} kWh will be delivered by {q.departure:%H:%M}.")
+        st.success(f"Guaranteed: {kwh(q.energy_kwh)} by {by}.")
+        return
+    msg = f"Guaranteed {kwh(q.max_kwh, q.energy_kwh)} by {by}"
+    if q.likely_kwh is not None and q.likely_kwh > q.max_kwh + 0.05:
+        msg += f", more if the site allows (likely about {kwh(q.likely_kwh)})"
+    msg += f"; you asked for {kwh(q.energy_kwh, q.max_kwh)}."
+    if q.earliest_departure is not None:
+        msg += f" Stay until {when(q.earliest_departure, q.now)} for all of it."
     else:
-        msg = (f"Only {q.max_kwh:.1f} kWh of your {q.energy_kwh:.1f} kWh can be delivered by {q.departure:%H:%M}.")
-        if q.earliest_departure is not None:
-            day = "" if q.earliest_departure.date() == q.now.date() else " tomorrow"
-            msg += f" Stay until {q.earliest_departure:%H:%M}{day} for all of it."
-        else:
-            msg += " All of it cannot be delivered within the next 24 hours."
-        st.warning(msg)
+        msg += " All of it cannot be delivered within the next 24 hours."
+    st.warning(msg)
 
 
-def _request_form(k, cp: str, now: datetime) -> None:
+def _request_form(cp: str, now: datetime) -> None:
+    k = ui.kiosk()
     st.subheader(f"Charge point {cp}")
-    st.caption(f"Site clock {now:%H:%M}. Tell us when you leave and how much you need.")
+    st.caption(f"Site clock {now:%a %H:%M}. Tell us when you leave and how much you need.")
     default_dep = (now + timedelta(hours=3)).replace(minute=0, second=0).time()
     how = st.radio("Your need", ["Energy (kWh)", "Battery and state of charge"], horizontal=True, key="how")
     by_soc = how != "Energy (kWh)"
@@ -88,44 +117,44 @@ def _request_form(k, cp: str, now: datetime) -> None:
         try:
             need = {"battery_kwh": None, "soc_now_pct": None, "soc_target_pct": None}
             if not by_soc:
-                kwh = energy
+                need_kwh = energy
             else:
-                kwh = energy_from_soc(battery, soc_now, soc_want)
+                need_kwh = energy_from_soc(battery, soc_now, soc_want)
                 need = {"battery_kwh": battery, "soc_now_pct": soc_now, "soc_target_pct": soc_want}
             departure = departure_at(now, dep_time)
             with st.spinner("Asking the scheduler..."):
-                q = k.quote(cp, departure, kwh, now)
+                q = k.quote(cp, departure, need_kwh, now)
             st.session_state["quote"] = (q, need)
         except KioskError as exc:
             st.error(str(exc))
     stored = st.session_state.get("quote")
-    if stored and stored[0].cp == cp:
-        q, need = stored
-        _answer(q)
-        st.caption(f"Quote computed in {q.solve_seconds * 1000:.0f} ms for cabinet {q.cabinet}.")
-        label = "Confirm and start charging" if q.feasible else f"Confirm: charge {q.max_kwh:.1f} kWh by {q.departure:%H:%M}"
-        if q.max_kwh > 1e-6 and st.button(label, key="confirm", type="primary"):
-            try:
-                with st.spinner("Booking and planning..."):
-                    s, _, reports = k.book(cp, q.departure, q.energy_kwh, site_now(k.store.site().timezone), **need)
-            except KioskError as exc:
-                st.error(str(exc))
-                return
-            st.session_state.pop("quote", None)
-            st.session_state["booked"] = s.id
-            try:
-                receipts = ui.post_statuses(reports)
-                if receipts:
-                    st.session_state["booked_tx"] = receipts[-1].tx_hash
-            except LedgerError as exc:
-                st.session_state["booked_tx"] = f"status not posted: {exc.reason or exc}"
-            st.rerun()
+    if not (stored and stored[0].cp == cp):
+        return
+    q, need = stored
+    far = q.departure - q.now > timedelta(hours=ASK_BEYOND_HOURS)
+    if q.departure.date() != q.now.date() or far:
+        st.info(f"Your departure is **{q.departure:%A %d %B at %H:%M}**, "
+                f"{(q.departure - q.now).total_seconds() / 3600:.1f} h from now.")
+    _answer(q)
+    st.caption(f"Quote computed in {q.solve_seconds * 1000:.0f} ms for cabinet {q.cabinet}.")
+    sure = True
+    if far:
+        sure = st.checkbox(f"Yes, I leave on {q.departure:%A at %H:%M}", key="confirm_far")
+    if q.max_kwh > 1e-6 and st.button("Start charging", key="start", type="primary", disabled=not sure):
+        try:
+            with st.spinner("Booking and planning..."):
+                s, _ = k.book(cp, q.departure, q.energy_kwh, ui.now(), **need)
+        except KioskError as exc:
+            st.error(str(exc))
+            return
+        st.session_state.pop("quote", None)
+        st.session_state["booked"] = s.id
+        st.rerun()
 
 
 def main() -> None:
     store = ui.site_store()
     site = store.site()
-    k = ui.kiosk()
     st.title("EV charging kiosk")
     cp = st.query_params.get("cp")
     cps = [a.id for a in site.charge_points]
@@ -141,16 +170,20 @@ def main() -> None:
     except KeyError:
         st.error(f"cp: unknown charge point {cp!r}")
         return
-    ui.ensure_synced(site)
-    now = site_now(site.timezone)
-    if "booked_tx" in st.session_state:
-        st.success(f"Booked. Status posted on chain: `{st.session_state.pop('booked_tx')}`")
-    ui.refresh_statuses(k, now)
-    active = k.session_on(cp, now)
-    if active is not None:
-        _live_progress(k, cp, active.id)
+    k = ui.kiosk()
+    now = ui.now()
+    if st.session_state.pop("ended", None):
+        st.info("Your session has ended. Thank you!")
+    active = k.session_on(cp)
+    if active is not None and active.origin != "charger":
+        if st.session_state.get("booked") == active.id:
+            _live_progress(cp, active.id)
+        else:
+            st.warning(f"{cp} is taken: a session runs there until {when(active.departure, now)}.")
+            if st.toggle("It is my car: show my session", key="mine"):
+                _live_progress(cp, active.id)
     else:
-        _request_form(k, cp, now)
+        _request_form(cp, now)
 
 
 main()

@@ -1,28 +1,28 @@
-"""Shared UI helpers: the app's singletons (site store, kiosk, chain) and the CPO sidebar.
+"""Shared UI helpers: the app's singletons (site store, chain service, runtime, kiosk) and the
+CPO sidebar.
 
 Not a page (app.py does not list it). One ``st.cache_resource`` per shared singleton; each is
-thread-safe (streamlit runs every session's script in its own thread).
-
-Chain: ``contracts.ledger.Ledger.connect()`` (embedded eth-tester chain unless ``CHAIN_RPC_URL``
-names a node). The embedded chain starts empty, so the first script run that needs the chain
-writes the site to it (``sync_site``) with a progress bar. ``EV_CHAIN=off`` runs the app without
-any chain (statuses show as Available, edits are saved but not written on chain).
+thread-safe (streamlit runs every session's script in its own thread). The runtime
+(``engine.runtime``) runs its control loop and its outbox in background threads started once;
+pages only read from it and send it commands. The chain service (``contracts.service``) connects
+lazily and is used by the runtime's outbox thread, so no page waits for the chain.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import streamlit as st
 
-from engine.clock import site_now
-from engine.kiosk import Kiosk, SessionBook
+from contracts.service import ChainService
+from engine.kiosk import Kiosk
 from engine.ledger import Status, StatusReport
+from engine.runtime.app import start_runtime
+from engine.runtime.site_runtime import SiteRuntime
 from engine.site import Site
-from engine.sitestore import SiteStore
+from engine.sitestore import SiteStore, state_dir
 
 STATUS_COLORS: dict[Status, tuple[int, int, int]] = {
     Status.AVAILABLE: (46, 160, 67),
@@ -50,118 +50,37 @@ def site_store() -> SiteStore:
 
 
 @st.cache_resource
+def chain() -> ChainService:
+    """The process's chain service (connects lazily, retries, never caches a failure)."""
+    store = site_store()
+    return ChainService(store.site, state_dir(), enabled=os.environ.get("EV_CHAIN", "").strip().lower() != "off")
+
+
+@st.cache_resource
+def runtime() -> SiteRuntime:
+    """The site's one runtime (control loop + outbox threads), started once per process."""
+    return start_runtime(site_store(), chain())
+
+
+@st.cache_resource
 def kiosk() -> Kiosk:
-    """The kiosk service over the live site and the session book."""
-    return Kiosk(site_store(), SessionBook())
+    """The kiosk service over the site's runtime."""
+    return Kiosk(runtime())
 
 
-@dataclass
-class Chain:
-    """The ledger singleton and what the app knows about it."""
-
-    ledger: Any | None = None
-    error: str | None = None
-    synced: Site | None = None
-    lock: threading.RLock = field(default_factory=threading.RLock)
-
-    @property
-    def mode(self) -> str:
-        if os.environ.get("EV_CHAIN", "").strip().lower() == "off":
-            return "off"
-        if self.ledger is None:
-            return "unavailable"
-        return str(getattr(self.ledger, "mode", "?"))
-
-
-@st.cache_resource(show_spinner="Starting the chain (compiling and deploying the contracts)...")
-def chain() -> Chain:
-    """Connect the ledger once per process (errors are kept and shown, not raised)."""
-    if os.environ.get("EV_CHAIN", "").strip().lower() == "off":
-        return Chain()
-    try:
-        from contracts.ledger import Ledger
-
-        return Chain(ledger=Ledger.connect())
-    except Exception as exc:  # noqa: BLE001 - any connection failure is shown in the sidebar
-        return Chain(error=f"{type(exc).__name__}: {exc}")
-
-
-def ensure_synced(site: Site) -> Chain:
-    """Write the site to the chain if the chain does not hold this version yet (progress shown)."""
-    ch = chain()
-    if ch.ledger is None or ch.synced == site:
-        return ch
-    with ch.lock:
-        if ch.synced == site:
-            return ch
-        with st.status("Writing the site's cabinets and assets to the registry (SC1)...", expanded=True) as box:
-            bar = st.progress(0.0, text="checking the registry")
-
-            def progress(done: int, total: int) -> None:
-                bar.progress(min(1.0, done / max(total, 1)), text=f"{done} / {total} transactions")
-
-            try:
-                receipts = ch.ledger.sync_site(site, progress=progress)
-            except Exception as exc:  # noqa: BLE001
-                ch.error = f"sync failed: {exc}"
-                box.update(label=f"Could not write the site on chain: {exc}", state="error")
-                return ch
-            ch.synced = site
-            ch.error = None
-            box.update(label=f"Site on chain: {len(receipts)} transactions", state="complete", expanded=False)
-    return ch
-
-
-def mark_synced(site: Site) -> None:
-    """Record that the chain now holds ``site`` (after an edit was written explicitly)."""
-    ch = chain()
-    with ch.lock:
-        ch.synced = site
+def now() -> datetime:
+    """The site's clock (the runtime's: real, frozen by EV_NOW, or accelerated by EV_CLOCK_SPEED)."""
+    return runtime().clock.now()
 
 
 def chain_status(asset_id: str) -> StatusReport | None:
     """The asset's last status on chain (None without a chain or status)."""
-    ch = chain()
-    if ch.ledger is None:
-        return None
-    try:
-        return ch.ledger.get_status(asset_id)
-    except Exception:  # noqa: BLE001
-        return None
+    return chain().statuses([asset_id]).get(asset_id)
 
 
 def chain_statuses(asset_ids: list[str]) -> dict[str, StatusReport | None]:
     """Last statuses on chain of many assets in one read ({} without a chain)."""
-    ch = chain()
-    if ch.ledger is None:
-        return {}
-    try:
-        return dict(ch.ledger.get_statuses(asset_ids))
-    except Exception:  # noqa: BLE001 - shown as Available
-        return {}
-
-
-def post_statuses(reports: list[StatusReport]) -> list[Any]:
-    """Post statuses on SC2; returns receipts ([] without a chain). Raises LedgerError."""
-    ch = chain()
-    if ch.ledger is None or not reports:
-        return []
-    with ch.lock:
-        return list(ch.ledger.post_statuses(reports))
-
-
-def refresh_statuses(k: Kiosk, now: Any) -> int:
-    """Post the kiosk sessions' statuses that changed since they were last put on chain."""
-    ch = chain()
-    cps = k.cps_with_sessions()
-    if ch.ledger is None or not cps:
-        return 0
-    try:
-        changes = k.status_changes(now, chain_statuses(cps))
-        post_statuses(changes)
-    except Exception:  # noqa: BLE001 - a status refresh must never break a page
-        return 0
-    return len(changes)
+    return chain().statuses(asset_ids)
 
 
 # -- sidebar -------------------------------------------------------------------------------
@@ -176,23 +95,32 @@ def cpo_nav(sections: dict[str, list[Any]]) -> None:
 
 
 def cpo_sidebar(site: Site) -> None:
-    """Site name, the site's clock, chain mode and whether the chain answers."""
+    """Site name, the site's clock, chain mode and whether it answers, the outbox, site-file problems."""
     ch = chain()
+    rt = runtime()
     with st.sidebar:
         st.markdown(f"### {site.name}")
-        now = site_now(site.timezone)
-        st.caption(f"Site clock: **{now:%a %d %b %Y, %H:%M}** ({site.timezone})")
-        if ch.ledger is not None:
-            try:
-                alive = bool(ch.ledger.ping())
-            except Exception:  # noqa: BLE001
-                alive = False
+        t = rt.clock.now()
+        speed = getattr(rt.clock, "speed", 1.0)
+        extra = "" if speed == 1.0 else (" - frozen" if speed == 0 else f" - x{speed:g}")
+        st.caption(f"Site clock: **{t:%a %d %b %Y, %H:%M}** ({site.timezone}){extra}")
+        if ch.mode == "off":
+            st.caption("Chain: **off** (EV_CHAIN=off)")
+        elif ch.ledger is None:
+            st.error(f"Chain unavailable: {ch.error or 'connecting...'}")
+        else:
             where = getattr(ch.ledger, "rpc_url", None) if ch.mode == "rpc" else "in-process eth-tester"
             st.caption(f"Chain: **{ch.mode}** ({where}), chain id {getattr(ch.ledger, 'chain_id', '?')}")
+            alive = ch.ping()
             (st.success if alive else st.error)("chain answers" if alive else "chain does not answer")
-        elif ch.mode == "off":
-            st.caption("Chain: **off** (EV_CHAIN=off)")
-        else:
-            st.error(f"Chain unavailable: {ch.error}")
+            if ch.syncing:
+                st.info("Writing the site to the registry (SC1)...")
+            elif ch.pending_edits:
+                st.warning("Site edits pending: not yet on chain (retried automatically)")
+        pending = rt.journal.pending_count()
+        if pending:
+            st.caption(f"Outbox: **{pending}** statuses waiting for the chain")
         store = site_store()
+        if getattr(store, "problem", None):
+            st.warning(store.problem)
         st.caption("Site file: " + ("edited (state folder)" if store.edited else "shipped sample (data/site.json)"))

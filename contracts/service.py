@@ -1,0 +1,209 @@
+"""The app's chain service: one ledger connection per process, the site kept in step with SC1.
+
+Pages never talk to web3 directly and never block on the chain; they ask this service.
+
+* The connection is made lazily and bounded in time; a failure is remembered with its reason
+  and tried again after ``retry_s`` (a failed connection is never cached for good).
+* :meth:`ChainService.ensure_synced` writes the site to SC1 (``Ledger.sync_site``: only what the
+  chain lacks). The runtime's outbox thread calls it through :meth:`head`, so the site reaches
+  the chain without any page open.
+* :meth:`ChainService.write_edit` writes a CPO's edit to SC1 *before* the site file is saved: a
+  refusal (a revert, e.g. a threshold the contract does not accept) leaves both unchanged and is
+  shown; a chain that does not answer saves the edit locally, marked pending, and the next sync
+  writes it (the sidebar shows it pending until then).
+* It implements the engine's ledger port for the runtime's outbox (``sign_statuses``,
+  ``settle``, ``head``): each call fails with a ``LedgerError`` until the chain answers and the
+  site is on it, so statuses wait in the journal, in order.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from engine.ledger import LedgerError, Settlement, SignedWrite, StatusReport, TxReceipt
+from engine.site import Site
+
+__all__ = ["ChainService", "EditResult"]
+
+
+class EditResult:
+    """What became of an edit on chain: ``written`` (with the tx), ``pending`` (saved locally,
+    the chain did not answer) or ``off`` (no chain)."""
+
+    def __init__(self, state: str, tx_hash: str | None = None, detail: str = "") -> None:
+        self.state = state
+        self.tx_hash = tx_hash
+        self.detail = detail
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"EditResult({self.state!r}, {self.tx_hash!r}, {self.detail!r})"
+
+
+class ChainService:
+    """The process's chain connection and the site's registration on it.
+
+    Parameters
+    ----------
+    site : callable
+        Returns the current site.
+    state_dir : Path
+        Where compiled contracts, deployments and the embedded chain live.
+    enabled : bool
+        False: no chain at all (``EV_CHAIN=off``).
+    retry_s : float
+        Wait before trying again after a failed connection [s].
+    connect : callable, optional
+        Builds the ledger (default ``contracts.ledger.Ledger.connect(state_dir=...)``).
+    """
+
+    def __init__(self, site: Callable[[], Site], state_dir: str | os.PathLike[str], *, enabled: bool = True,
+                 retry_s: float = 10.0, connect: Callable[[], Any] | None = None) -> None:
+        self.site_of = site
+        self.state_dir = Path(state_dir)
+        self.enabled = enabled
+        self.retry_s = retry_s
+        self._connect = connect
+        self.ledger: Any | None = None
+        self.error: str | None = None
+        self.synced: Site | None = None
+        self.sync_error: str | None = None
+        self._failed_at = 0.0
+        self._lock = threading.RLock()
+        self.syncing = False
+
+    # -- state -------------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        if not self.enabled:
+            return "off"
+        if self.ledger is None:
+            return "unavailable"
+        return str(getattr(self.ledger, "mode", "?"))
+
+    @property
+    def pending_edits(self) -> bool:
+        """The site file holds edits the chain does not have yet."""
+        return self.enabled and self.synced != self.site_of()
+
+    def connect(self, *, force: bool = False) -> Any | None:
+        """The ledger, connecting if needed (None while the chain cannot be reached)."""
+        if not self.enabled:
+            return None
+        with self._lock:
+            if self.ledger is not None:
+                return self.ledger
+            if not force and time.monotonic() - self._failed_at < self.retry_s and self.error:
+                return None
+            try:
+                if self._connect is not None:
+                    self.ledger = self._connect()
+                else:
+                    from contracts.ledger import Ledger
+
+                    self.ledger = Ledger.connect(state_dir=self.state_dir)
+                self.error = None
+            except Exception as exc:  # noqa: BLE001 - any failure is kept, shown and retried
+                self.error = f"{type(exc).__name__}: {exc}"
+                self._failed_at = time.monotonic()
+                self.ledger = None
+            return self.ledger
+
+    def ensure_synced(self, progress: Callable[[int, int], None] | None = None) -> bool:
+        """Write the site to SC1 if the chain does not hold this version yet; True when in step."""
+        led = self.connect()
+        if led is None:
+            return False
+        site = self.site_of()
+        if self.synced == site:
+            return True
+        with self._lock:
+            if self.synced == site:
+                return True
+            self.syncing = True
+            try:
+                led.sync_site(site, progress=progress)
+                self.synced = site
+                self.sync_error = None
+                return True
+            except Exception as exc:  # noqa: BLE001
+                self.sync_error = f"{type(exc).__name__}: {exc}"
+                return False
+            finally:
+                self.syncing = False
+
+    def ping(self) -> bool:
+        led = self.ledger
+        if led is None:
+            return False
+        try:
+            return bool(led.ping())
+        except Exception:  # noqa: BLE001
+            return False
+
+    # -- CPO edits ----------------------------------------------------------------------------------
+    def write_edit(self, action: str, call: Callable[[Any], TxReceipt]) -> EditResult:
+        """Write one edit to SC1 with ``call(ledger)``.
+
+        Returns ``written`` with the tx, or ``pending`` when the chain does not answer (the edit is
+        saved locally by the caller and synced later). A revert raises ``LedgerError`` with the
+        contract's reason: the caller must then not save the edit.
+        """
+        if not self.enabled:
+            return EditResult("off")
+        led = self.connect(force=True)
+        if led is None:
+            return EditResult("pending", detail=self.error or "chain unavailable")
+        from contracts.chain import ChainUnavailable
+
+        try:
+            with self._lock:
+                rc = call(led)
+        except ChainUnavailable as exc:
+            return EditResult("pending", detail=str(exc))
+        return EditResult("written", rc.tx_hash)
+
+    def mark_synced(self, site: Site) -> None:
+        """The chain now holds ``site`` (an edit was written explicitly)."""
+        with self._lock:
+            if self.synced is not None:
+                self.synced = site
+
+    # -- reads for pages (never raise) ------------------------------------------------------------------
+    def statuses(self, asset_ids: Sequence[str]) -> dict[str, StatusReport | None]:
+        led = self.ledger
+        if led is None:
+            return {}
+        try:
+            return dict(led.get_statuses(list(asset_ids)))
+        except Exception:  # noqa: BLE001 - shown as unknown
+            return {}
+
+    def registration(self, asset_id: str) -> Any | None:
+        led = self.ledger
+        if led is None:
+            return None
+        try:
+            return led.registration(asset_id)
+        except Exception:  # noqa: BLE001
+            return None
+
+    # -- the engine's ledger port (the runtime's outbox) ------------------------------------------------
+    def _ready(self) -> Any:
+        if not self.enabled:
+            raise LedgerError("chain: off (EV_CHAIN=off)")
+        if not self.ensure_synced():
+            raise LedgerError(f"chain: not ready ({self.error or self.sync_error or 'site not on chain yet'})")
+        return self.ledger
+
+    def sign_statuses(self, reports: Sequence[StatusReport]) -> SignedWrite:
+        return self._ready().sign_statuses(reports)
+
+    def settle(self, write: SignedWrite) -> Settlement:
+        return self._ready().settle(write)
+
+    def head(self) -> int:
+        return int(self._ready().head())
