@@ -4,8 +4,9 @@
 operations. Build one with :meth:`Ledger.connect`:
 
 * ``CHAIN_RPC_URL`` empty or unset: an embedded in-process chain (eth-tester +
-  py-evm), empty each process, so the contracts are deployed on connect; call
-  :meth:`Ledger.sync_site` to register the site.
+  py-evm) journaled in ``<EV_STATE_DIR>/chain/embedded/`` and replayed on connect, so
+  what was written before a restart stays readable; the contracts are deployed on the
+  first connect; call :meth:`Ledger.sync_site` to register the site.
 * ``CHAIN_RPC_URL=http://...``: any EVM JSON-RPC node. The contracts recorded for that
   chain id in ``<EV_STATE_DIR>/chain/deployments.json`` are reused when their code is
   still there (else deployed again and recorded); transactions are signed with
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import urlparse
 
+from contracts.calls import CALL_BUDGET_S, budget
 from contracts.chain import ANVIL_DEFAULT_KEY, Chain, ChainUnavailable, ContractRevert, chunks
 from contracts.compile import BOARD, REGISTRY, compile_contract
 from contracts.deployments import Deployment, load_deployment, record_deployment
@@ -45,7 +47,7 @@ from contracts.units import (
     w_to_kw,
     wh_to_kwh,
 )
-from engine.ledger import LedgerError, Status, StatusReport, TxReceipt
+from engine.ledger import LedgerError, Settlement, SignedWrite, Status, StatusReport, TxReceipt
 from engine.site import Asset, AssetKind, Cabinet, Site
 
 __all__ = [
@@ -144,6 +146,7 @@ class Ledger:
         *,
         retries: int = 4,
         backoff_s: float = 0.25,
+        call_budget_s: float = CALL_BUDGET_S,
     ) -> "Ledger":
         """Connect to the chain chosen by ``rpc_url`` (default ``$CHAIN_RPC_URL``).
 
@@ -158,6 +161,10 @@ class Ledger:
             Runtime state folder (default ``$EV_STATE_DIR``).
         retries, backoff_s : int, float
             Connection retries and first backoff delay [s] (rpc mode).
+        call_budget_s : float
+            Longest one node call with its retries may take [s] (rpc mode): a node that
+            does not answer fails the connect within about this long, so a caller can
+            simply call :meth:`connect` again later.
 
         Raises
         ------
@@ -169,8 +176,11 @@ class Ledger:
         url = (os.environ.get("CHAIN_RPC_URL", "") if rpc_url is None else rpc_url).strip()
         state = Path(state_dir) if state_dir is not None else None
         if not url:
-            chain = Chain.embedded()
-            return cls._deploy(chain, state, record=False)
+            chain = Chain.embedded(state)
+            dep = load_deployment(chain.chain_id, state, embedded=True)
+            if dep is not None and cls._usable(chain, dep, state):
+                return cls(chain, dep.registry, dep.board, dep.block, state)
+            return cls._deploy(chain, state, embedded=True)
         key = private_key if private_key is not None else os.environ.get("CHAIN_PRIVATE_KEY", "").strip()
         host = (urlparse(url).hostname or "").lower()
         local = host in ("127.0.0.1", "localhost", "::1")
@@ -181,7 +191,7 @@ class Ledger:
                     "(the anvil default key is only used for a local anvil)"
                 )
             key = ANVIL_DEFAULT_KEY
-        chain = Chain.rpc(url, key, retries=retries, backoff_s=backoff_s)
+        chain = Chain.rpc(url, key, retries=retries, backoff_s=backoff_s, call_budget_s=call_budget_s, state_dir=state)
         if key == ANVIL_DEFAULT_KEY and chain.chain_id != ANVIL_CHAIN_ID:
             raise LedgerError(
                 f"CHAIN_PRIVATE_KEY: required for {url} (chain id {chain.chain_id} is not a local anvil)"
@@ -189,7 +199,7 @@ class Ledger:
         dep = load_deployment(chain.chain_id, state)
         if dep is not None and cls._usable(chain, dep, state):
             return cls(chain, dep.registry, dep.board, dep.block, state)
-        return cls._deploy(chain, state, record=True)
+        return cls._deploy(chain, state)
 
     @staticmethod
     def _usable(chain: Chain, dep: Deployment, state: Path | None) -> bool:
@@ -207,26 +217,26 @@ class Ledger:
         return True
 
     @classmethod
-    def _deploy(cls, chain: Chain, state: Path | None, *, record: bool) -> "Ledger":
+    def _deploy(cls, chain: Chain, state: Path | None, *, embedded: bool = False) -> "Ledger":
         reg_c = compile_contract(REGISTRY, state)
         board_c = compile_contract(BOARD, state)
         reg_addr, reg_rc = chain.deploy(reg_c)
         board_addr, _ = chain.deploy(board_c, reg_addr)
-        if record:
-            record_deployment(
+        record_deployment(
                 chain.chain_id,
-                Deployment(
-                    registry=reg_addr,
-                    board=board_addr,
-                    registry_hash=reg_c.source_hash,
-                    board_hash=board_c.source_hash,
-                    deployer=chain.account,
-                    block=reg_rc.block_number,
-                    rpc_url=chain.rpc_url or "",
-                    deployed_at=int(time.time()),
-                ),
-                state,
-            )
+            Deployment(
+                registry=reg_addr,
+                board=board_addr,
+                registry_hash=reg_c.source_hash,
+                board_hash=board_c.source_hash,
+                deployer=chain.account,
+                block=reg_rc.block_number,
+                rpc_url=chain.rpc_url or "",
+                deployed_at=int(time.time()),
+            ),
+            state,
+            embedded=embedded,
+        )
         ledger = cls(chain, reg_addr, board_addr, reg_rc.block_number, state)
         ledger.deployed_now = True
         return ledger
@@ -239,7 +249,13 @@ class Ledger:
         key_or_address : str
             A private key (rpc mode), or an eth-tester account address (embedded).
         """
-        other = Ledger(self.chain.with_account(key_or_address), self.registry_address, self.board_address, self.deploy_block)
+        other = Ledger(
+            self.chain.with_account(key_or_address),
+            self.registry_address,
+            self.board_address,
+            self.deploy_block,
+            self.chain.state_dir,
+        )
         other._names, other._registrations = self._names, self._registrations
         return other
 
@@ -269,8 +285,20 @@ class Ledger:
         return str(self.board.address)
 
     def ping(self) -> bool:
-        """Whether the chain answers."""
+        """Whether the chain answers (one request, at most about 2 s)."""
         return self.chain.ping()
+
+    def close(self) -> None:
+        """Let go of this process's writer lock and (embedded) its in-memory chain.
+
+        Connecting again on the same state folder then starts as after a restart (the
+        embedded chain is replayed from its journal).
+        """
+        self.chain.close()
+
+    def head(self) -> int:
+        """The node's latest block number (bounded; a drop below a receipt's block means a rollback)."""
+        return self.chain.block_number()
 
     def _tx(self, fn: Any, gas_key: str, action: str) -> TxReceipt:
         return self.chain.transact(fn, gas=_GAS[gas_key], action=action)
@@ -394,6 +422,34 @@ class Ledger:
             )
             out.append(self.chain.transact(fn, gas=_batch_gas(len(part)), action=f"post statuses (batch {n})"))
         return out
+
+    # ------------------------------------------------------------------ exactly-once posting
+    def sign_statuses(self, reports: Sequence[StatusReport]) -> SignedWrite:
+        """Sign one SC2 ``update_batch`` of 1 to 64 reports without sending it.
+
+        The gas limit is explicit (no estimate); the nonce comes from this key's nonce book
+        under its lock. Persist the result before the first :meth:`settle`.
+
+        Raises
+        ------
+        LedgerInputError
+            No report, more than 64, or a bad field (``reports[i].field``).
+        ChainUnavailable
+            The node did not answer the nonce or fee request (nothing consumed).
+        """
+        if not 1 <= len(reports) <= BATCH_SIZE:
+            raise LedgerInputError("reports", f"must hold 1 to {BATCH_SIZE} reports, got {len(reports)}")
+        encoded = [_encode_report(r, f"reports[{i}]") for i, r in enumerate(reports)]
+        fn = self.board.functions.update_batch(
+            [p[0] for p in encoded], [p[1] for p in encoded], [p[2] for p in encoded], [p[3] for p in encoded]
+        )
+        with budget(self.chain.call_budget_s):
+            return self.chain.sign(fn, gas=_batch_gas(len(encoded)), action="update_batch")
+
+    def settle(self, write: SignedWrite) -> Settlement:
+        """What became of ``write`` (mined / pending / dropped / reverted); sends it, same
+        bytes, only if the node does not know it and its nonce is free. Bounded in time."""
+        return self.chain.settle(write)
 
     # ------------------------------------------------------------------ reads
     def get_status(self, asset_id: str) -> StatusReport | None:
