@@ -96,6 +96,8 @@ class _Shared:
         self.lock = node.lock if node is not None else threading.RLock()
         self.chain_id: int | None = None
         self.genesis: str | None = None
+        #: The node's suggested priority fee [wei] and when it was asked (monotonic s).
+        self.tip: tuple[int, float] | None = None
 
 
 class Chain:
@@ -203,8 +205,11 @@ class Chain:
             signer: LocalAccount = Account.from_key(private_key)
         except Exception as exc:  # noqa: BLE001 - any malformed key
             raise LedgerError(f"CHAIN_PRIVATE_KEY: not a valid private key ({type(exc).__name__})") from None
+        w3 = Web3(_BoundedHTTPProvider(url, timeout_s))
+        for name in ("validation", "ens_name_to_address"):  # each asks the node (chain id) per call
+            w3.middleware_onion.remove(name)
         chain = cls(
-            Web3(_BoundedHTTPProvider(url, timeout_s)),
+            w3,
             "rpc",
             url,
             signer.address,

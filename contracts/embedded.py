@@ -81,14 +81,23 @@ class EmbeddedNode:
         self._offset = 0  # bytes of the journal already applied
         header, entries = self._read_journal()
         genesis_ts = int(header["genesis"]["timestamp"]) if header else int(time.time())
-        params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": genesis_ts})
-        self.tester = EthereumTester(PyEVMBackend(genesis_parameters=params))
-        self.w3 = Web3(EthereumTesterProvider(self.tester))
+        self._fresh(genesis_ts)
         if self.journal is not None and header is None:
             self._start_journal(genesis_ts)
         t0 = time.perf_counter()
-        self._replay(entries)
+        failed = self._replay(entries)
+        if failed is not None:  # start again without the transaction that failed and those after it
+            n, exc = failed
+            self._fresh(genesis_ts)
+            self.logs, self.mined, self.replayed = [], {}, 0
+            self._replay(entries[:n])
+            self._set_aside(n, entries, exc)
         self.replay_s = time.perf_counter() - t0
+
+    def _fresh(self, genesis_ts: int) -> None:
+        params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": genesis_ts})
+        self.tester = EthereumTester(PyEVMBackend(genesis_parameters=params))
+        self.w3 = Web3(EthereumTesterProvider(self.tester))
 
     # ------------------------------------------------------------------ journal
     def _read_journal(self, start: int = 0) -> tuple[dict | None, list[tuple[dict, int]]]:
@@ -139,7 +148,8 @@ class EmbeddedNode:
             os.fsync(fh.fileno())
         self._offset += len(line)
 
-    def _replay(self, entries: list[tuple[dict, int]]) -> None:
+    def _replay(self, entries: list[tuple[dict, int]]) -> tuple[int, BaseException] | None:
+        """Mine the journaled transactions in order; (index, error) of the first that fails."""
         backend = self.tester.backend
         for n, (entry, end) in enumerate(entries):
             try:
@@ -149,10 +159,10 @@ class EmbeddedNode:
                 if got != entry["tx"] or int(receipt["blockNumber"]) != int(entry["block"]):
                     raise ValueError(f"replayed to {got} in block {receipt['blockNumber']}")
             except Exception as exc:  # noqa: BLE001 - any failure stops the replay here
-                self._set_aside(n, entries, exc)
-                return
+                return n, exc
             self._offset = end
             self.replayed += 1
+        return None
 
     def _set_aside(self, n: int, entries: list[tuple[dict, int]], exc: BaseException) -> None:
         """Keep the journal as ``.broken-<k>`` and continue a journal of what did replay."""
@@ -180,7 +190,9 @@ class EmbeddedNode:
                 return 0
             _, entries = self._read_journal(self._offset)
             before = self.replayed
-            self._replay(entries)
+            failed = self._replay(entries)
+            if failed is not None:
+                self.replay_note = f"embedded chain: the journal's new entries did not replay ({failed[1]})"
             return self.replayed - before
 
     # ------------------------------------------------------------------ transactions

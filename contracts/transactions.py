@@ -27,7 +27,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from eth_utils.exceptions import ValidationError as _EthValidationError
-from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from contracts.calls import (
@@ -51,6 +50,8 @@ __all__ = ["sign", "settle", "transact"]
 
 #: Times a synchronous write is signed again after its nonce went to another transaction.
 RESIGNS = 3
+#: How long the node's suggested priority fee is reused [s] (the base fee is read each time).
+TIP_TTL_S = 60.0
 
 
 def _fees(chain: "Chain") -> dict[str, int]:
@@ -61,10 +62,15 @@ def _fees(chain: "Chain") -> dict[str, int]:
         return {"gasPrice": int(chain._rpc("eth_gasPrice", lambda: chain.w3.eth.gas_price))}
     tip = DEFAULT_TIP_WEI
     if chain.mode == "rpc":
-        try:
-            tip = int(chain._rpc("eth_maxPriorityFeePerGas", lambda: chain.w3.eth.max_priority_fee))
-        except Web3RPCError:
-            tip = DEFAULT_TIP_WEI
+        cached = chain._shared.tip
+        if cached is not None and time.monotonic() - cached[1] < TIP_TTL_S:
+            tip = cached[0]
+        else:
+            try:
+                tip = int(chain._rpc("eth_maxPriorityFeePerGas", lambda: chain.w3.eth.max_priority_fee))
+            except Web3RPCError:
+                tip = DEFAULT_TIP_WEI
+            chain._shared.tip = (tip, time.monotonic())
     return {"maxFeePerGas": 2 * int(base) + tip, "maxPriorityFeePerGas": tip}
 
 
@@ -110,12 +116,14 @@ def sign(chain: "Chain", fn: Any, *, gas: int, action: str = "") -> SignedWrite:
         book.lock.release()
 
 
-def settle(chain: "Chain", write: SignedWrite) -> Settlement:
+def settle(chain: "Chain", write: SignedWrite, *, fresh: bool = False) -> Settlement:
     """What became of ``write``; sends its raw bytes if the node does not know them.
 
     Bounded by the chain's call budget; raises :class:`ChainUnavailable` (naming the
     transaction) when the node does not answer, and ``LedgerError`` when it refuses the
-    transaction for another reason than its nonce.
+    transaction for another reason than its nonce. ``fresh``: signed just now by this
+    caller and never sent, so the first attempt sends without looking it up (any later
+    attempt, e.g. after a lost reply, looks first).
     """
     if chain.mode == "embedded":
         state = _settle_embedded(chain, write)
@@ -124,7 +132,7 @@ def settle(chain: "Chain", write: SignedWrite) -> Settlement:
             delay = chain.backoff_s
             while True:
                 try:
-                    state = _settle_once(chain, write)
+                    state = _settle_once(chain, write, fresh=fresh)
                     break
                 except CONNECTION_ERRORS as exc:  # e.g. the reply of the send was lost: look again
                     left = remaining()
@@ -134,6 +142,7 @@ def settle(chain: "Chain", write: SignedWrite) -> Settlement:
                             f"{write.action or 'write'}: transaction {write.tx_hash} "
                             f"(outcome unknown: settle it again): {type(exc).__name__}: {exc}",
                         ) from exc
+                    fresh = False
                     time.sleep(delay)
                     delay *= 2
     book = chain._book()
@@ -165,14 +174,15 @@ def _mined_nonce(chain: "Chain", write: SignedWrite) -> int:
     )
 
 
-def _settle_once(chain: "Chain", write: SignedWrite) -> Settlement:
-    rc = _receipt(chain, write.tx_hash)
-    if rc is not None:
-        return _final(chain, write, rc)
-    if _known(chain, write.tx_hash):
-        return Settlement("pending")
-    if _mined_nonce(chain, write) > write.nonce:
-        return _mined_or_dropped(chain, write)
+def _settle_once(chain: "Chain", write: SignedWrite, *, fresh: bool = False) -> Settlement:
+    if not fresh:
+        rc = _receipt(chain, write.tx_hash)
+        if rc is not None:
+            return _final(chain, write, rc)
+        if _known(chain, write.tx_hash):
+            return Settlement("pending")
+        if _mined_nonce(chain, write) > write.nonce:
+            return _mined_or_dropped(chain, write)
     try:  # not through _rpc: a lost reply goes back to the look-up above, never straight to a resend
         chain.w3.eth.send_raw_transaction(write.raw_tx)
     except (Web3RPCError, ValueError) as exc:
@@ -289,7 +299,7 @@ def transact(chain: "Chain", fn: Any, *, gas: int | None = None, action: str = "
             write = sign(chain, fn, gas=limit, action=action)
             for earlier in chain._book().lower(write.nonce):  # own writes signed before, maybe never sent
                 settle(chain, earlier)
-            state = settle(chain, write)
+            state = settle(chain, write, fresh=True)
         deadline = time.monotonic() + chain.receipt_timeout_s
         poll = 0.02
         while state.state == "pending":

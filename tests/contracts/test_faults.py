@@ -21,6 +21,7 @@ from contracts.signer import WriterBusy
 from engine.ledger import Status, StatusReport
 from tests.contracts.conftest import ROOT, AnvilNode, free_port, small_site
 from tests.contracts.faultproxy import FaultProxy, HangingListener
+from tests.contracts.test_settle import final
 
 pytestmark = pytest.mark.anvil
 
@@ -95,27 +96,33 @@ def test_500_posts_through_a_faulty_proxy_land_exactly_once(proxy, tmp_path):
 
 
 # -- 2. a node that rolls back --------------------------------------------------------------
-def test_a_node_rolled_back_is_followed_and_rolled_back_writes_are_redone(tmp_path):
-    state_file = tmp_path / "anvil.json"
-    node = AnvilNode(state_file, port=free_port()).start()
+def _roll_back(node: AnvilNode, snapshot: Path) -> None:
+    """kill -9 the node and restart it from an older state file on the same port."""
+    node.proc.kill()
+    node.proc.wait()
+    shutil.copy(snapshot, node.state_file)
+    node.start()
+
+
+def _snapshot(node: AnvilNode, tmp_path: Path) -> Path:
+    time.sleep(2.2)  # --state-interval 1: what was written is in the file now
+    snapshot = tmp_path / "snapshot.json"
+    shutil.copy(node.state_file, snapshot)
+    return snapshot
+
+
+def test_writes_after_a_rollback_do_not_wait_for_forgotten_nonces(tmp_path):
+    node = AnvilNode(tmp_path / "anvil.json", port=free_port()).start()
     try:
         ledger = _fast(node.url, tmp_path / "ev")
         ledger.sync_site(small_site())
         for i in range(5):
             ledger.post_status(StatusReport("CP-1", Status.CHARGING, 1.0, i))
-        time.sleep(2.2)  # --state-interval 1: these are in the file
-        snapshot = tmp_path / "snapshot.json"
-        shutil.copy(state_file, snapshot)
-        kept_head = ledger.head()
-        writes = [ledger.sign_statuses([StatusReport("CP-2", Status.CHARGING, 2.0, 10 + i)]) for i in range(5)]
-        blocks = [ledger.settle(w).receipt.block_number for w in writes]
-        assert min(blocks) > kept_head
-        node.proc.kill()  # kill -9, then the node restarts from an older state file
-        node.proc.wait()
-        shutil.copy(snapshot, state_file)
-        node.start()
-        assert ledger.head() == kept_head < min(blocks)  # the rollback is visible
-        assert ledger.get_status("CP-2") is None
+        snapshot = _snapshot(node, tmp_path)
+        for i in range(5):
+            ledger.post_status(StatusReport("CP-2", Status.CHARGING, 2.0, i))
+        _roll_back(node, snapshot)
+        assert ledger.get_status("CP-2") is None  # the node went back
 
         done: list[object] = []
         worker = threading.Thread(
@@ -125,17 +132,39 @@ def test_a_node_rolled_back_is_followed_and_rolled_back_writes_are_redone(tmp_pa
         worker.join(20)
         assert done, "a write after the rollback must not wait for nonces the node forgot"
         assert ledger.get_status("CP-3").power_kw == 3.0
+        ledger.post_statuses([StatusReport("CP-1", Status.CHARGING, 1.5, 9)])
+        assert len(ledger.status_history("CP-1")) == 6
+    finally:
+        node.stop()
 
-        for w in writes:  # the outbox settles again what the rollback took: sent again, mined once
+
+def test_rolled_back_writes_are_known_as_not_done_and_sent_again(tmp_path):
+    node = AnvilNode(tmp_path / "anvil.json", port=free_port()).start()
+    try:
+        ledger = _fast(node.url, tmp_path / "ev")
+        ledger.sync_site(small_site())
+        snapshot = _snapshot(node, tmp_path)
+        kept_head = ledger.head()
+        writes = [ledger.sign_statuses([StatusReport("CP-2", Status.CHARGING, 2.0, 10 + i)]) for i in range(5)]
+        blocks = [final(ledger, w).receipt.block_number for w in writes]
+        assert min(blocks) > kept_head
+        _roll_back(node, snapshot)
+        assert ledger.head() == kept_head < min(blocks)  # what the outbox checks: a rollback
+        assert ledger.get_status("CP-2") is None
+        ledger.post_status(StatusReport("CP-3", Status.CHARGING, 3.0, 0))  # takes the first forgotten nonce
+
+        redone = 0
+        for i, w in enumerate(writes):  # the outbox settles again what the rollback took
             state = ledger.settle(w)
             while state.state == "pending":
                 state = ledger.settle(w)
-            assert state.state in ("mined", "dropped")
             if state.state == "dropped":  # its nonce went to the post above: sign the intent again
-                again = ledger.sign_statuses([StatusReport("CP-2", Status.CHARGING, 2.0, 10 + writes.index(w))])
-                assert ledger.settle(again).state == "mined"
+                state = final(ledger, ledger.sign_statuses([StatusReport("CP-2", Status.CHARGING, 2.0, 10 + i)]))
+                redone += 1
+            assert state.state == "mined"
+        assert redone >= 1
         energies = sorted(e.energy_kwh for e in ledger.status_history("CP-2"))
-        assert energies == [10, 11, 12, 13, 14]
+        assert energies == [10, 11, 12, 13, 14]  # each once
     finally:
         node.stop()
 
@@ -172,7 +201,7 @@ def test_a_node_that_hangs_never_blocks_a_caller_long_and_is_used_again_when_it_
         "set_threshold": lambda: ledger.set_threshold("C-A", 17),
         "get_status": lambda: ledger.get_status("CP-1"),
         "sign_statuses": lambda: ledger.sign_statuses([StatusReport("CP-3", Status.CHARGING, 2.0, 0)]),
-        "head": ledger.head,
+        "head": lambda: ledger.head(),
         "connect": lambda: Ledger.connect(proxy.url, state_dir=tmp_path),
     }
     threads = [threading.Thread(target=timed, args=(n, f)) for n, f in calls.items()]

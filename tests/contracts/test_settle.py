@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from contracts.ledger import BATCH_SIZE, LedgerInputError
 from engine.ledger import Settlement, SignedWrite, Status, StatusReport
 from tests.contracts.conftest import small_site
+
+
+def final(ledger, write, tries: int = 100):
+    """Settle until the write is no longer pending (anvil may mine a moment after the send)."""
+    state = ledger.settle(write)
+    for _ in range(tries):
+        if state.state != "pending":
+            break
+        time.sleep(0.05)
+        state = ledger.settle(write)
+    return state
 
 
 def _reports(power: float = 1.5) -> list[StatusReport]:
@@ -21,7 +34,7 @@ def test_signed_write_is_known_before_it_is_sent_and_settles_once(ledger):
     assert write.tx_hash.startswith("0x") and len(write.tx_hash) == 66 and write.raw_tx.startswith("0x")
     assert write.account == ledger.account and write.action == "update_batch"
     assert ledger.get_status("CP-1") is None and ledger.head() == before  # nothing sent yet
-    first = ledger.settle(write)
+    first = final(ledger, write)
     assert isinstance(first, Settlement) and first.state == "mined"
     assert first.receipt.tx_hash == write.tx_hash and first.receipt.block_number == before + 1
     assert ledger.head() == first.receipt.block_number
@@ -40,13 +53,8 @@ def test_writes_signed_ahead_take_consecutive_nonces_and_settle_in_any_order(led
     assert w2.nonce == w1.nonce + 1 and w1.tx_hash != w2.tx_hash
     early = ledger.settle(w2)  # its nonce is not reachable yet
     assert early.state == "pending"
-    assert ledger.settle(w1).state == "mined"
-    late = ledger.settle(w2)
-    for _ in range(50):
-        if late.state == "mined":
-            break
-        late = ledger.settle(w2)
-    assert late.state == "mined"
+    assert final(ledger, w1).state == "mined"
+    assert final(ledger, w2).state == "mined"
     assert ledger.get_status("CP-1").power_kw == 2.1
     assert len(ledger.status_history()) == 6
 
@@ -65,7 +73,7 @@ def test_a_write_whose_nonce_went_elsewhere_is_dropped(ledger):
 def test_a_reverted_write_carries_the_reason(ledger):
     ledger.sync_site(small_site())
     bad = ledger.sign_statuses([StatusReport("CP-1", Status.CHARGING, 6.7, 0)])  # rated 6.6 kW
-    state = ledger.settle(bad)
+    state = final(ledger, bad)
     assert state.state == "reverted" and state.reason == "board: power exceeds rating"
     assert state.receipt is not None and state.receipt.tx_hash == bad.tx_hash
     assert ledger.settle(bad).state == "reverted"  # never sent again
@@ -82,5 +90,5 @@ def test_sign_statuses_validates_before_signing(ledger):
     with pytest.raises(LedgerInputError, match=r"^reports\[1\]\.power_kw"):
         ledger.sign_statuses([StatusReport("CP-1", Status.CHARGING, 1, 0), StatusReport("CP-2", Status.CHARGING, -1e7, 0)])
     full = ledger.sign_statuses([StatusReport(f"CP-{1 + i % 3}", Status.CHARGING, 1, i) for i in range(BATCH_SIZE)])
-    assert ledger.settle(full).state == "mined"
+    assert final(ledger, full).state == "mined"
     assert len(ledger.status_history()) == BATCH_SIZE
