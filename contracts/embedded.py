@@ -23,21 +23,29 @@ appended since.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import struct
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from eth.db.atomic import AtomicDB
+from eth.db.backends.memory import MemoryDB
 from eth_tester import EthereumTester, PyEVMBackend
+from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
+from web3.datastructures import AttributeDict
 
 __all__ = ["DEV_KEYS", "EmbeddedNode", "embedded_node", "forget_embedded_node", "journal_path"]
 
 #: eth-tester's development keys (private keys 1..10), funded at genesis.
 DEV_KEYS = tuple("0x" + f"{i:064x}" for i in range(1, 11))
 _VERSION = 1
+#: New transactions between two snapshots of the embedded chain's database.
+SNAPSHOT_EVERY = 100
 
 
 def journal_path(state_chain_dir: Path) -> Path:
@@ -52,6 +60,9 @@ class EmbeddedNode:
     ----------
     journal : Path or None
         Journal file; None for a chain that lives only as long as the object.
+    snapshot_every : int, optional
+        Write a snapshot of the chain's database after this many new transactions
+        (default :data:`SNAPSHOT_EVERY`).
 
     Attributes
     ----------
@@ -63,45 +74,55 @@ class EmbeddedNode:
     mined : dict of str to int
         Transaction hash -> block number of every mined transaction.
     replayed : int
-        Transactions replayed from the journal on start.
+        Transactions of the journal applied on start (from the snapshot or replayed).
+    from_snapshot : int
+        Of those, how many came with the snapshot (not replayed one by one).
     replay_s : float
-        Time the replay took [s].
+        Time the start took [s] (snapshot load + replay).
     replay_note : str or None
         Why the replay stopped early, if it did.
     """
 
-    def __init__(self, journal: Path | None = None) -> None:
+    def __init__(self, journal: Path | None = None, *, snapshot_every: int | None = None) -> None:
         self.journal = journal
+        self.snapshot_every = int(SNAPSHOT_EVERY if snapshot_every is None else snapshot_every)
         self.lock = threading.RLock()
         self.logs: list[Any] = []
         self.mined: dict[str, int] = {}
         self.replayed = 0
+        self.from_snapshot = 0
         self.replay_s = 0.0
         self.replay_note: str | None = None
         self._offset = 0  # bytes of the journal already applied
-        header, entries = self._read_journal()
-        genesis_ts = int(header["genesis"]["timestamp"]) if header else int(time.time())
-        self._fresh(genesis_ts)
-        if self.journal is not None and header is None:
-            self._start_journal(genesis_ts)
+        self._unsnapshotted = 0
         t0 = time.perf_counter()
-        failed = self._replay(entries)
+        header, entries = self._read_journal()
+        self._genesis_ts = int(header["genesis"]["timestamp"]) if header else int(time.time())
+        self._fresh()
+        if self.journal is not None and header is None:
+            self._start_journal()
+        start = self._restore(entries)
+        failed = self._replay(entries[start:], first=start)
         if failed is not None:  # start again without the transaction that failed and those after it
             n, exc = failed
-            self._fresh(genesis_ts)
-            self.logs, self.mined, self.replayed = [], {}, 0
+            self._fresh()
             self._replay(entries[:n])
             self._set_aside(n, entries, exc)
+        if self._unsnapshotted >= self.snapshot_every:
+            self._write_snapshot()
         self.replay_s = time.perf_counter() - t0
 
-    def _fresh(self, genesis_ts: int) -> None:
-        params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": genesis_ts})
+    def _fresh(self) -> None:
+        params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": self._genesis_ts})
         self.tester = EthereumTester(PyEVMBackend(genesis_parameters=params))
         self.w3 = Web3(EthereumTesterProvider(self.tester))
+        self.logs, self.mined, self.replayed, self.from_snapshot, self._unsnapshotted = [], {}, 0, 0, 0
+        self._offset = self._header_len
 
     # ------------------------------------------------------------------ journal
     def _read_journal(self, start: int = 0) -> tuple[dict | None, list[tuple[dict, int]]]:
         """(header, [(entry, end offset)]) from byte ``start``; cuts a torn last line off."""
+        self._header_len = getattr(self, "_header_len", 0)
         if self.journal is None or not self.journal.is_file():
             return None, []
         data = self.journal.read_bytes()
@@ -121,22 +142,22 @@ class EmbeddedNode:
                 item = None
             if isinstance(item, dict) and "genesis" in item and pos == 0:
                 header = item
+                self._header_len = end + 1
             elif isinstance(item, dict) and "raw" in item:
                 entries.append((item, end + 1))
             pos = end + 1
-        if start == 0:
-            self._offset = 0 if header is None else data.find(b"\n") + 1
         return (header if start == 0 else None), entries
 
-    def _start_journal(self, genesis_ts: int) -> None:
+    def _start_journal(self) -> None:
         assert self.journal is not None
         self.journal.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"genesis": {"timestamp": genesis_ts}, "version": _VERSION}) + "\n"
+        line = json.dumps({"genesis": {"timestamp": self._genesis_ts}, "version": _VERSION}) + "\n"
         with open(self.journal, "wb") as fh:
             fh.write(line.encode())
             fh.flush()
             os.fsync(fh.fileno())
-        self._offset = len(line)
+        self._header_len = self._offset = len(line)
+        self._drop_snapshot()
 
     def _append(self, entry: dict) -> None:
         if self.journal is None:
@@ -147,31 +168,57 @@ class EmbeddedNode:
             fh.flush()
             os.fsync(fh.fileno())
         self._offset += len(line)
+        self._unsnapshotted += 1
+        if self._unsnapshotted >= self.snapshot_every:
+            self._write_snapshot()
 
-    def _replay(self, entries: list[tuple[dict, int]]) -> tuple[int, BaseException] | None:
+    def _index(self, entry: dict) -> None:
+        """Add a journaled transaction to the hash and log indices."""
+        self.mined[entry["tx"]] = int(entry["block"])
+        for item in entry.get("logs", ()):
+            self.logs.append(
+                AttributeDict(
+                    {
+                        "address": item["a"],
+                        "topics": [HexBytes(t) for t in item["t"]],
+                        "data": HexBytes(item["d"]),
+                        "logIndex": int(item["i"]),
+                        "transactionIndex": int(item["x"]),
+                        "transactionHash": HexBytes(entry["tx"]),
+                        "blockHash": HexBytes(entry["h"]),
+                        "blockNumber": int(entry["block"]),
+                        "removed": False,
+                    }
+                )
+            )
+
+    def _replay(self, entries: list[tuple[dict, int]], first: int = 0) -> tuple[int, BaseException] | None:
         """Mine the journaled transactions in order; (index, error) of the first that fails."""
         backend = self.tester.backend
-        for n, (entry, end) in enumerate(entries):
+        for n, (entry, end) in enumerate(entries, start=first):
             try:
                 backend.chain.header = backend.chain.header.copy(timestamp=int(entry["ts"]))
-                receipt = self._mine(str(entry["raw"]))
-                got = receipt["transactionHash"].to_0x_hex()
-                if got != entry["tx"] or int(receipt["blockNumber"]) != int(entry["block"]):
-                    raise ValueError(f"replayed to {got} in block {receipt['blockNumber']}")
+                got = self.tester.send_raw_transaction(str(entry["raw"]))  # eth-tester mines it at once
+                block = int(backend.chain.get_canonical_head().block_number)
+                if got != entry["tx"] or block != int(entry["block"]):
+                    raise ValueError(f"replayed to {got} in block {block}")
             except Exception as exc:  # noqa: BLE001 - any failure stops the replay here
                 return n, exc
+            self._index(entry)
             self._offset = end
             self.replayed += 1
+            self._unsnapshotted += 1
         return None
 
     def _set_aside(self, n: int, entries: list[tuple[dict, int]], exc: BaseException) -> None:
         """Keep the journal as ``.broken-<k>`` and continue a journal of what did replay."""
         assert self.journal is not None
+        self._drop_snapshot()
         k = 1
         while self.journal.with_name(f"{self.journal.name}.broken-{k}").exists():
             k += 1
         aside = self.journal.with_name(f"{self.journal.name}.broken-{k}")
-        keep = entries[n - 1][1] if n > 0 else self._offset
+        keep = entries[n - 1][1] if n > 0 else self._header_len
         data = self.journal.read_bytes()
         os.replace(self.journal, aside)
         tmp = self.journal.with_suffix(".tmp")
@@ -195,30 +242,111 @@ class EmbeddedNode:
                 self.replay_note = f"embedded chain: the journal's new entries did not replay ({failed[1]})"
             return self.replayed - before
 
-    # ------------------------------------------------------------------ transactions
-    def _mine(self, raw_hex: str) -> Any:
-        tx_hash = self.w3.eth.send_raw_transaction(raw_hex)  # eth-tester mines it at once
-        receipt = self.w3.eth.get_transaction_receipt(tx_hash)
-        self.mined[tx_hash.to_0x_hex()] = int(receipt["blockNumber"])
-        self.logs.extend(receipt["logs"])
-        return receipt
+    # ------------------------------------------------------------------ snapshots
+    def _snapshot_paths(self) -> tuple[Path, Path]:
+        assert self.journal is not None
+        return self.journal.with_name("snapshot.bin"), self.journal.with_name("snapshot.json")
 
+    def _drop_snapshot(self) -> None:
+        if self.journal is not None:
+            for path in self._snapshot_paths():
+                path.unlink(missing_ok=True)
+
+    def _write_snapshot(self) -> None:
+        """The chain's whole database as of the journal's current end (atomic, checksummed)."""
+        if self.journal is None:
+            return
+        kv = self.tester.backend.chain.chaindb.db.wrapped_db.kv_store
+        blob = b"".join(struct.pack(">II", len(k), len(v)) + bytes(k) + bytes(v) for k, v in kv.items())
+        last = max(self.mined.items(), key=lambda kv_: kv_[1])[0] if self.mined else ""
+        meta = {
+            "genesis": self._genesis_ts,
+            "offset": self._offset,
+            "transactions": self.replayed_total,
+            "last_tx": last,
+            "sha256": hashlib.sha256(blob).hexdigest(),
+        }
+        bin_path, meta_path = self._snapshot_paths()
+        for path, data in ((bin_path, blob), (meta_path, json.dumps(meta).encode())):
+            tmp = path.with_name(path.name + ".tmp")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        self._unsnapshotted = 0
+
+    @property
+    def replayed_total(self) -> int:
+        """Transactions on this chain (from the journal or sent since)."""
+        return len(self.mined)
+
+    def _restore(self, entries: list[tuple[dict, int]]) -> int:
+        """Load the snapshot if it matches the journal; returns how many entries it covers."""
+        if self.journal is None or not entries:
+            return 0
+        bin_path, meta_path = self._snapshot_paths()
+        try:
+            meta = json.loads(meta_path.read_text())
+            k = int(meta["transactions"])
+            if not (0 < k <= len(entries)) or int(meta["genesis"]) != self._genesis_ts:
+                return 0
+            if entries[k - 1][1] != int(meta["offset"]) or entries[k - 1][0]["tx"] != meta["last_tx"]:
+                return 0
+            blob = bin_path.read_bytes()
+            if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
+                return 0
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+        kv: dict[bytes, bytes] = {}
+        view, pos = memoryview(blob), 0
+        while pos < len(blob):
+            klen, vlen = struct.unpack_from(">II", blob, pos)
+            pos += 8
+            key = bytes(view[pos : pos + klen])
+            pos += klen
+            kv[key] = bytes(view[pos : pos + vlen])
+            pos += vlen
+        backend = self.tester.backend
+        backend.chain = type(backend.chain)(AtomicDB(MemoryDB(kv)))
+        if int(backend.chain.get_canonical_head().block_number) != int(entries[k - 1][0]["block"]):
+            self._fresh()
+            return 0
+        for entry, _ in entries[:k]:
+            self._index(entry)
+        self.replayed = self.from_snapshot = k
+        self._offset = entries[k - 1][1]
+        return k
+
+    # ------------------------------------------------------------------ transactions
     def send_raw(self, raw_hex: str) -> Any:
         """Mine one signed raw transaction and journal it; returns its receipt.
 
         Raises eth-tester's ``ValidationError`` (e.g. a wrong nonce) when it is refused.
         """
         with self.lock:
-            receipt = self._mine(raw_hex)
+            tx_hash = self.w3.eth.send_raw_transaction(raw_hex)  # eth-tester mines it at once
+            receipt = self.w3.eth.get_transaction_receipt(tx_hash)
             block = self.w3.eth.get_block(receipt["blockNumber"])
-            self._append(
-                {
-                    "tx": receipt["transactionHash"].to_0x_hex(),
-                    "raw": raw_hex,
-                    "ts": int(block["timestamp"]),
-                    "block": int(receipt["blockNumber"]),
-                }
-            )
+            entry = {
+                "tx": tx_hash.to_0x_hex(),
+                "raw": raw_hex,
+                "ts": int(block["timestamp"]),
+                "block": int(receipt["blockNumber"]),
+                "h": block["hash"].to_0x_hex(),
+                "logs": [
+                    {
+                        "a": str(log["address"]),
+                        "t": [HexBytes(t).to_0x_hex() for t in log["topics"]],
+                        "d": HexBytes(log["data"]).to_0x_hex(),
+                        "i": int(log["logIndex"]),
+                        "x": int(log["transactionIndex"]),
+                    }
+                    for log in receipt["logs"]
+                ],
+            }
+            self._index(entry)
+            self._append(entry)
             return receipt
 
 

@@ -93,3 +93,30 @@ def test_a_journal_that_no_longer_replays_is_kept_aside(tmp_path):
     again.post_status(StatusReport("CP-1", Status.CHARGING, 1.0, 0.7))
     assert again.get_status("CP-1").energy_kwh == 0.7
     assert _restart(again, tmp_path).get_status("CP-1").energy_kwh == 0.7
+
+
+def test_a_snapshot_shortens_the_replay_and_a_bad_one_is_ignored(tmp_path, monkeypatch):
+    import contracts.embedded as embedded
+
+    monkeypatch.setattr(embedded, "SNAPSHOT_EVERY", 5)
+    ledger = Ledger.connect("", state_dir=tmp_path)
+    ledger.sync_site(small_site())  # 2 deployments + 8 registrations
+    for i in range(3):
+        ledger.post_status(StatusReport("CP-1", Status.CHARGING, 1.0, i))
+    expected = (ledger.read_registry(), ledger.status_history(), ledger.get_statuses(["CP-1", "CP-2"]), ledger.head())
+    assert expected[3] == 13
+
+    again = _restart(ledger, tmp_path)
+    node = again.chain.node
+    assert (node.from_snapshot, node.replayed) == (10, 13)  # 3 replayed one by one
+    assert (again.read_registry(), again.status_history(), again.get_statuses(["CP-1", "CP-2"]), again.head()) == expected
+
+    snapshot = journal_path(chain_dir(tmp_path)).with_name("snapshot.bin")
+    blob = bytearray(snapshot.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    snapshot.write_bytes(bytes(blob))
+    third = _restart(again, tmp_path)
+    assert (third.chain.node.from_snapshot, third.chain.node.replayed) == (0, 13)  # checksum: replayed in full
+    assert (third.read_registry(), third.status_history(), third.get_statuses(["CP-1", "CP-2"]), third.head()) == expected
+    third.post_status(StatusReport("CP-2", Status.CHARGING, 2.0, 0))
+    assert _restart(third, tmp_path).get_status("CP-2").power_kw == 2.0
