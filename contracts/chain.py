@@ -53,7 +53,7 @@ from contracts.calls import (
 )
 from contracts.compile import CompiledContract
 from contracts.embedded import DEV_KEYS, EmbeddedNode, embedded_node, forget_embedded_node
-from contracts.signer import NonceBook, claim_writer_lock, nonce_book, release_writer_lock, writer_lock_path
+from contracts.signer import NonceBook, nonce_book, release_writer_lock, writer_lock_path
 from contracts.state import chain_dir
 from engine.ledger import LedgerError, Settlement, SignedWrite, TxReceipt
 
