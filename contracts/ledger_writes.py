@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
+from web3 import Web3
+
 from contracts.calls import budget
 from contracts.chain import chunks
 from contracts.units import (
@@ -221,8 +223,6 @@ def _name(human_id: str, field_name: str) -> str:
 
 
 def _address(value: str, field_name: str) -> str:
-    from web3 import Web3
-
     if not isinstance(value, str) or not Web3.is_address(value):
         raise LedgerInputError(field_name, f"not an address: {value!r}")
     return Web3.to_checksum_address(value)

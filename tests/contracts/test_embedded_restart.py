@@ -120,3 +120,47 @@ def test_a_snapshot_shortens_the_replay_and_a_bad_one_is_ignored(tmp_path, monke
     assert (third.read_registry(), third.status_history(), third.get_statuses(["CP-1", "CP-2"]), third.head()) == expected
     third.post_status(StatusReport("CP-2", Status.CHARGING, 2.0, 0))
     assert _restart(third, tmp_path).get_status("CP-2").power_kw == 2.0
+
+
+_WRITER = """
+import sys
+sys.path.insert(0, {root!r})
+from contracts.ledger import Ledger
+from engine.ledger import Status, StatusReport
+ledger = Ledger.connect("", state_dir={state!r})
+ledger.post_status(StatusReport("CP-1", Status.CHARGING, 1.0, 0.5))
+print("writing", flush=True)
+sys.stdin.readline()
+ledger.post_status(StatusReport("CP-1", Status.CHARGING, 1.0, 0.6))
+print("done", flush=True)
+"""
+
+
+def test_one_process_writes_a_state_folder_s_embedded_chain_another_reads_then_takes_over(tmp_path):
+    from contracts.signer import WriterBusy
+
+    ledger = Ledger.connect("", state_dir=tmp_path)
+    ledger.sync_site(small_site())
+    ledger.close()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _WRITER.format(root=str(ROOT), state=str(tmp_path))],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "writing"
+        reader = Ledger.connect("", state_dir=tmp_path)  # replays what the writer wrote so far
+        assert reader.get_status("CP-1").energy_kwh == 0.5
+        try:
+            reader.post_status(StatusReport("CP-2", Status.CHARGING, 1.0, 0))
+        except WriterBusy as exc:
+            assert f"pid {child.pid}" in str(exc)
+        else:
+            raise AssertionError("a second writer on the same embedded chain must be refused")
+        out, _ = child.communicate("\n", timeout=120)
+        assert out.split() == ["done"]
+    finally:
+        if child.poll() is None:
+            child.kill()
+    reader.post_status(StatusReport("CP-2", Status.CHARGING, 2.0, 0))  # takes over: replays the writer's last post first
+    assert reader.get_status("CP-1").energy_kwh == 0.6 and reader.get_status("CP-2").power_kw == 2.0
+    assert [h.energy_kwh for h in _restart(reader, tmp_path).status_history("CP-1")] == [0.5, 0.6]
