@@ -13,31 +13,19 @@
         (e.g. "CA-301"); the human id travels as `name` in the registration events so
         the registry can be rebuilt from logs.
 @dev Vyper never packs storage, so every asset's fields are packed by hand into two
-     uint256 words. Hot word (all the status board SC2 needs for auth and bounds):
-         bits   0..159  operator address
-         bits 160..167  kind (1 charge point, 2 PV inverter, 3 battery, 4 other load)
-         bits 168..175  active flag (1 active, 0 deactivated)
-         bits 176..207  rated power [W]
-         bits 208..255  battery capacity [Wh] when below 2**48 - 1, else 2**48 - 1
-                        ("see the cold word"); 0 for other kinds
-     Cold word:
-         bits   0..31   latitude  [micro-degrees] + 2**31 (biased)
-         bits  32..63   longitude [micro-degrees] + 2**31 (biased)
-         bits  64..95   price [thousandths per kWh]
-         bits  96..159  capacity [Wh]
-         bits 160..191  index of the cabinet in the cabinet list
-     Cabinet word:
-         bits   0..31   threshold [W]
-         bits  32..63   latitude  [micro-degrees] + 2**31 (biased)
-         bits  64..95   longitude [micro-degrees] + 2**31 (biased)
-         bits  96..127  index of the cabinet in the cabinet list
-         bit   128      exists flag
+     uint256 words (a hot word with all the status board SC2 needs for auth and bounds,
+     and a cold word) and every cabinet's into one: their layout is defined once, in
+     `layout.vy`. The external interface is `interfaces/IAssetRegistry.vyi`.
      The deployer is the admin (snekmate `ownable` owner) and a registrar.
 """
 
 
 from snekmate.auth import ownable
 from snekmate.utils import pausable
+import layout
+from interfaces import IAssetRegistry
+
+implements: IAssetRegistry
 
 initializes: ownable
 initializes: pausable
@@ -58,46 +46,9 @@ MAX_PAGE: public(constant(uint256)) = 256
 
 _MAX_LAT_E6: constant(int32) = 90_000_000
 _MAX_LON_E6: constant(int32) = 180_000_000
-_BIAS: constant(int256) = 2**31
-_MASK_8: constant(uint256) = 2**8 - 1
-_MASK_32: constant(uint256) = 2**32 - 1
-_MASK_64: constant(uint256) = 2**64 - 1
-_MASK_160: constant(uint256) = 2**160 - 1
-
-_SHIFT_KIND: constant(uint256) = 160
-_SHIFT_ACTIVE: constant(uint256) = 168
-_SHIFT_RATED: constant(uint256) = 176
-_SHIFT_HOT_CAPACITY: constant(uint256) = 208
-_MASK_48: constant(uint256) = 2**48 - 1
-
-_SHIFT_LON: constant(uint256) = 32
-_SHIFT_PRICE: constant(uint256) = 64
-_SHIFT_CAPACITY: constant(uint256) = 96
-_SHIFT_CABINET: constant(uint256) = 160
-
-_SHIFT_CAB_LAT: constant(uint256) = 32
-_SHIFT_CAB_LON: constant(uint256) = 64
-_SHIFT_CAB_INDEX: constant(uint256) = 96
-_CAB_EXISTS: constant(uint256) = 1 << 128
 
 
-struct AssetInfo:
-    kind: uint8
-    cabinet_id: bytes32
-    operator: address
-    lat_e6: int32
-    lon_e6: int32
-    rated_power_w: uint32
-    capacity_wh: uint64
-    price_milli_per_kwh: uint32
-    active: bool
 
-
-struct CabinetInfo:
-    threshold_w: uint32
-    lat_e6: int32
-    lon_e6: int32
-    exists: bool
 
 
 # @dev Packed hot word of every asset (see the module docstring).
@@ -202,13 +153,13 @@ def register_cabinet(cabinet_id: bytes32, name: String[64], threshold_w: uint32,
     assert self._hot[cabinet_id] == 0, "registry: id already used by an asset"
     self._check_location(lat_e6, lon_e6)
     index: uint256 = self._cabinet_count
-    assert index <= _MASK_32, "registry: too many cabinets"
+    assert index <= layout.MASK_32, "registry: too many cabinets"
     self._cabinet[cabinet_id] = (
         convert(threshold_w, uint256)
-        | (self._bias(lat_e6) << _SHIFT_CAB_LAT)
-        | (self._bias(lon_e6) << _SHIFT_CAB_LON)
-        | (index << _SHIFT_CAB_INDEX)
-        | _CAB_EXISTS
+        | (self._bias(lat_e6) << layout.SHIFT_CAB_LAT)
+        | (self._bias(lon_e6) << layout.SHIFT_CAB_LON)
+        | (index << layout.SHIFT_CAB_INDEX)
+        | layout.CAB_EXISTS
     )
     self._cabinet_ids[index] = cabinet_id
     self._cabinet_count = index + 1
@@ -224,8 +175,8 @@ def set_threshold(cabinet_id: bytes32, threshold_w: uint32):
     """
     self._check_writable_by_registrar()
     word: uint256 = self._cabinet[cabinet_id]
-    assert word & _CAB_EXISTS != 0, "registry: unknown cabinet"
-    self._cabinet[cabinet_id] = (word & ~_MASK_32) | convert(threshold_w, uint256)
+    assert word & layout.CAB_EXISTS != 0, "registry: unknown cabinet"
+    self._cabinet[cabinet_id] = (word & ~layout.MASK_32) | convert(threshold_w, uint256)
     log ThresholdChanged(cabinet_id=cabinet_id, threshold_w=threshold_w)
 
 
@@ -264,7 +215,7 @@ def register_asset(
     assert self._cabinet[asset_id] == 0, "registry: id already used by a cabinet"
     assert kind >= KIND_CHARGE_POINT and kind <= KIND_OTHER_LOAD, "registry: kind not in 1..4"
     cab: uint256 = self._cabinet[cabinet_id]
-    assert cab & _CAB_EXISTS != 0, "registry: unknown cabinet"
+    assert cab & layout.CAB_EXISTS != 0, "registry: unknown cabinet"
     assert operator != empty(address), "registry: zero operator"
     self._check_location(lat_e6, lon_e6)
     assert rated_power_w != 0, "registry: rated power is 0"
@@ -278,10 +229,10 @@ def register_asset(
     self._hot[asset_id] = self._pack_hot(operator, kind, True, rated_power_w, capacity_wh)
     self._cold[asset_id] = (
         self._bias(lat_e6)
-        | (self._bias(lon_e6) << _SHIFT_LON)
-        | (convert(price_milli_per_kwh, uint256) << _SHIFT_PRICE)
-        | (convert(capacity_wh, uint256) << _SHIFT_CAPACITY)
-        | (((cab >> _SHIFT_CAB_INDEX) & _MASK_32) << _SHIFT_CABINET)
+        | (self._bias(lon_e6) << layout.SHIFT_LON)
+        | (convert(price_milli_per_kwh, uint256) << layout.SHIFT_PRICE)
+        | (convert(capacity_wh, uint256) << layout.SHIFT_CAPACITY)
+        | (((cab >> layout.SHIFT_CAB_INDEX) & layout.MASK_32) << layout.SHIFT_CABINET)
     )
     index: uint256 = self._asset_count
     self._asset_ids[index] = asset_id
@@ -312,15 +263,15 @@ def move_asset(asset_id: bytes32, cabinet_id: bytes32, lat_e6: int32, lon_e6: in
     self._check_writable_by_registrar()
     self._require_active(self._hot[asset_id])
     cab: uint256 = self._cabinet[cabinet_id]
-    assert cab & _CAB_EXISTS != 0, "registry: unknown cabinet"
+    assert cab & layout.CAB_EXISTS != 0, "registry: unknown cabinet"
     self._check_location(lat_e6, lon_e6)
     cold: uint256 = self._cold[asset_id]
-    keep: uint256 = cold & (((1 << 96) - 1) << _SHIFT_PRICE)  # price and capacity
+    keep: uint256 = cold & (((1 << 96) - 1) << layout.SHIFT_PRICE)  # price and capacity
     self._cold[asset_id] = (
         self._bias(lat_e6)
-        | (self._bias(lon_e6) << _SHIFT_LON)
+        | (self._bias(lon_e6) << layout.SHIFT_LON)
         | keep
-        | (((cab >> _SHIFT_CAB_INDEX) & _MASK_32) << _SHIFT_CABINET)
+        | (((cab >> layout.SHIFT_CAB_INDEX) & layout.MASK_32) << layout.SHIFT_CABINET)
     )
     log AssetMoved(asset_id=asset_id, cabinet_id=cabinet_id, lat_e6=lat_e6, lon_e6=lon_e6)
 
@@ -335,13 +286,13 @@ def set_price(asset_id: bytes32, price_milli_per_kwh: uint32):
     pausable._require_not_paused()
     hot: uint256 = self._hot[asset_id]
     self._require_active(hot)
-    assert convert((hot >> _SHIFT_KIND) & _MASK_8, uint8) == KIND_CHARGE_POINT, "registry: price only for a charge point"
-    assert self._registrar[msg.sender] or msg.sender == convert(hot & _MASK_160, address), (
+    assert convert((hot >> layout.SHIFT_KIND) & layout.MASK_8, uint8) == KIND_CHARGE_POINT, "registry: price only for a charge point"
+    assert self._registrar[msg.sender] or msg.sender == convert(hot & layout.MASK_160, address), (
         "registry: caller is not a registrar or the operator"
     )
     cold: uint256 = self._cold[asset_id]
-    self._cold[asset_id] = (cold & ~(_MASK_32 << _SHIFT_PRICE)) | (
-        convert(price_milli_per_kwh, uint256) << _SHIFT_PRICE
+    self._cold[asset_id] = (cold & ~(layout.MASK_32 << layout.SHIFT_PRICE)) | (
+        convert(price_milli_per_kwh, uint256) << layout.SHIFT_PRICE
     )
     log PriceChanged(asset_id=asset_id, price_milli_per_kwh=price_milli_per_kwh)
 
@@ -357,7 +308,7 @@ def set_operator(asset_id: bytes32, operator: address):
     hot: uint256 = self._hot[asset_id]
     self._require_active(hot)
     assert operator != empty(address), "registry: zero operator"
-    self._hot[asset_id] = (hot & ~_MASK_160) | convert(convert(operator, uint160), uint256)
+    self._hot[asset_id] = (hot & ~layout.MASK_160) | convert(convert(operator, uint160), uint256)
     log OperatorChanged(asset_id=asset_id, operator=operator)
 
 
@@ -370,7 +321,7 @@ def deactivate(asset_id: bytes32):
     self._check_writable_by_registrar()
     hot: uint256 = self._hot[asset_id]
     self._require_active(hot)
-    self._hot[asset_id] = hot & ~(_MASK_8 << _SHIFT_ACTIVE)
+    self._hot[asset_id] = hot & ~(layout.MASK_8 << layout.SHIFT_ACTIVE)
     log AssetDeactivated(asset_id=asset_id)
 
 
@@ -423,7 +374,7 @@ def unpause():
 
 @view
 @external
-def get_asset(asset_id: bytes32) -> AssetInfo:
+def get_asset(asset_id: bytes32) -> IAssetRegistry.AssetInfo:
     """
     @notice An asset's record; all zero (kind 0) for an unknown id.
     @param asset_id keccak256 of the asset's human id.
@@ -434,13 +385,13 @@ def get_asset(asset_id: bytes32) -> AssetInfo:
 
 @view
 @external
-def get_assets(asset_ids: DynArray[bytes32, MAX_PAGE]) -> DynArray[AssetInfo, MAX_PAGE]:
+def get_assets(asset_ids: DynArray[bytes32, MAX_PAGE]) -> DynArray[IAssetRegistry.AssetInfo, MAX_PAGE]:
     """
     @notice `get_asset` for up to 256 ids in one call.
     @param asset_ids keccak256 of the assets' human ids.
     @return The decoded records, in the order of `asset_ids`.
     """
-    out: DynArray[AssetInfo, MAX_PAGE] = []
+    out: DynArray[IAssetRegistry.AssetInfo, MAX_PAGE] = []
     for asset_id: bytes32 in asset_ids:
         out.append(self._asset_info(asset_id))
     return out
@@ -448,7 +399,7 @@ def get_assets(asset_ids: DynArray[bytes32, MAX_PAGE]) -> DynArray[AssetInfo, MA
 
 @view
 @external
-def get_cabinet(cabinet_id: bytes32) -> CabinetInfo:
+def get_cabinet(cabinet_id: bytes32) -> IAssetRegistry.CabinetInfo:
     """
     @notice A cabinet's record; `exists` is false (and all else 0) for an unknown id.
     @param cabinet_id keccak256 of the cabinet's human id.
@@ -459,13 +410,13 @@ def get_cabinet(cabinet_id: bytes32) -> CabinetInfo:
 
 @view
 @external
-def get_cabinets(cabinet_ids: DynArray[bytes32, MAX_PAGE]) -> DynArray[CabinetInfo, MAX_PAGE]:
+def get_cabinets(cabinet_ids: DynArray[bytes32, MAX_PAGE]) -> DynArray[IAssetRegistry.CabinetInfo, MAX_PAGE]:
     """
     @notice `get_cabinet` for up to 256 ids in one call.
     @param cabinet_ids keccak256 of the cabinets' human ids.
     @return The decoded records, in the order of `cabinet_ids`.
     """
-    out: DynArray[CabinetInfo, MAX_PAGE] = []
+    out: DynArray[IAssetRegistry.CabinetInfo, MAX_PAGE] = []
     for cabinet_id: bytes32 in cabinet_ids:
         out.append(self._cabinet_info(cabinet_id))
     return out
@@ -621,7 +572,7 @@ def _require_active(hot: uint256):
     @dev Reverts for an unknown (hot word 0) or deactivated asset.
     """
     assert hot != 0, "registry: unknown asset"
-    assert (hot >> _SHIFT_ACTIVE) & _MASK_8 != 0, "registry: asset inactive"
+    assert (hot >> layout.SHIFT_ACTIVE) & layout.MASK_8 != 0, "registry: asset inactive"
 
 
 @internal
@@ -632,11 +583,11 @@ def _pack_hot(operator: address, kind: uint8, active: bool, rated_power_w: uint3
          the capacity capped at 2**48 - 1 (meaning: read it from the cold word).
     """
     word: uint256 = convert(convert(operator, uint160), uint256)
-    word |= convert(kind, uint256) << _SHIFT_KIND
+    word |= convert(kind, uint256) << layout.SHIFT_KIND
     if active:
-        word |= 1 << _SHIFT_ACTIVE
-    word |= convert(rated_power_w, uint256) << _SHIFT_RATED
-    word |= min(convert(capacity_wh, uint256), _MASK_48) << _SHIFT_HOT_CAPACITY
+        word |= 1 << layout.SHIFT_ACTIVE
+    word |= convert(rated_power_w, uint256) << layout.SHIFT_RATED
+    word |= min(convert(capacity_wh, uint256), layout.MASK_48) << layout.SHIFT_HOT_CAPACITY
     return word
 
 
@@ -646,7 +597,7 @@ def _bias(x: int32) -> uint256:
     """
     @dev A signed 32-bit value as an unsigned one: value + 2**31, in 0..2**32-1.
     """
-    return convert(convert(x, int256) + _BIAS, uint256)
+    return convert(convert(x, int256) + layout.BIAS, uint256)
 
 
 @internal
@@ -655,7 +606,7 @@ def _unbias(word: uint256) -> int32:
     """
     @dev Inverse of `_bias` for a 32-bit field.
     """
-    return convert(convert(word, int256) - _BIAS, int32)
+    return convert(convert(word, int256) - layout.BIAS, int32)
 
 
 @internal
@@ -665,12 +616,12 @@ def _capacity_if_battery(asset_id: bytes32, hot: uint256) -> uint64:
     @dev The capacity [Wh] of a battery, 0 for other kinds: from the hot word, or from
          the cold word when it does not fit the hot word's 48 bits.
     """
-    if convert((hot >> _SHIFT_KIND) & _MASK_8, uint8) != KIND_BATTERY:
+    if convert((hot >> layout.SHIFT_KIND) & layout.MASK_8, uint8) != KIND_BATTERY:
         return 0
-    small: uint256 = hot >> _SHIFT_HOT_CAPACITY
-    if small != _MASK_48:
+    small: uint256 = hot >> layout.SHIFT_HOT_CAPACITY
+    if small != layout.MASK_48:
         return convert(small, uint64)
-    return convert((self._cold[asset_id] >> _SHIFT_CAPACITY) & _MASK_64, uint64)
+    return convert((self._cold[asset_id] >> layout.SHIFT_CAPACITY) & layout.MASK_64, uint64)
 
 
 @internal
@@ -693,39 +644,39 @@ def _page(total: uint256, start: uint256, count: uint256, cabinets: bool) -> Dyn
 
 @internal
 @view
-def _asset_info(asset_id: bytes32) -> AssetInfo:
+def _asset_info(asset_id: bytes32) -> IAssetRegistry.AssetInfo:
     """
     @dev Decodes an asset's two packed words; all zero for an unknown id.
     """
     hot: uint256 = self._hot[asset_id]
     if hot == 0:
-        return empty(AssetInfo)
+        return empty(IAssetRegistry.AssetInfo)
     cold: uint256 = self._cold[asset_id]
-    return AssetInfo(
-        kind=convert((hot >> _SHIFT_KIND) & _MASK_8, uint8),
-        cabinet_id=self._cabinet_ids[(cold >> _SHIFT_CABINET) & _MASK_32],
-        operator=convert(hot & _MASK_160, address),
-        lat_e6=self._unbias(cold & _MASK_32),
-        lon_e6=self._unbias((cold >> _SHIFT_LON) & _MASK_32),
-        rated_power_w=convert((hot >> _SHIFT_RATED) & _MASK_32, uint32),
-        capacity_wh=convert((cold >> _SHIFT_CAPACITY) & _MASK_64, uint64),
-        price_milli_per_kwh=convert((cold >> _SHIFT_PRICE) & _MASK_32, uint32),
-        active=(hot >> _SHIFT_ACTIVE) & _MASK_8 != 0,
+    return IAssetRegistry.AssetInfo(
+        kind=convert((hot >> layout.SHIFT_KIND) & layout.MASK_8, uint8),
+        cabinet_id=self._cabinet_ids[(cold >> layout.SHIFT_CABINET) & layout.MASK_32],
+        operator=convert(hot & layout.MASK_160, address),
+        lat_e6=self._unbias(cold & layout.MASK_32),
+        lon_e6=self._unbias((cold >> layout.SHIFT_LON) & layout.MASK_32),
+        rated_power_w=convert((hot >> layout.SHIFT_RATED) & layout.MASK_32, uint32),
+        capacity_wh=convert((cold >> layout.SHIFT_CAPACITY) & layout.MASK_64, uint64),
+        price_milli_per_kwh=convert((cold >> layout.SHIFT_PRICE) & layout.MASK_32, uint32),
+        active=(hot >> layout.SHIFT_ACTIVE) & layout.MASK_8 != 0,
     )
 
 
 @internal
 @view
-def _cabinet_info(cabinet_id: bytes32) -> CabinetInfo:
+def _cabinet_info(cabinet_id: bytes32) -> IAssetRegistry.CabinetInfo:
     """
     @dev Decodes a cabinet's packed word; `exists` false and all zero for an unknown id.
     """
     word: uint256 = self._cabinet[cabinet_id]
     if word == 0:
-        return empty(CabinetInfo)
-    return CabinetInfo(
-        threshold_w=convert(word & _MASK_32, uint32),
-        lat_e6=self._unbias((word >> _SHIFT_CAB_LAT) & _MASK_32),
-        lon_e6=self._unbias((word >> _SHIFT_CAB_LON) & _MASK_32),
+        return empty(IAssetRegistry.CabinetInfo)
+    return IAssetRegistry.CabinetInfo(
+        threshold_w=convert(word & layout.MASK_32, uint32),
+        lat_e6=self._unbias((word >> layout.SHIFT_CAB_LAT) & layout.MASK_32),
+        lon_e6=self._unbias((word >> layout.SHIFT_CAB_LON) & layout.MASK_32),
         exists=True,
     )

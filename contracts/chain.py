@@ -1,16 +1,25 @@
-"""One web3 connection with one sending account: an embedded chain or a JSON-RPC node.
+"""One web3 connection with one signing key: an embedded chain or a JSON-RPC node.
 
-Two modes:
+Two modes, one way of writing:
 
 ``embedded``
-    In-process py-evm through eth-tester (``web3.EthereumTesterProvider``). Each
-    process starts an empty chain; the sending account is eth-tester's first funded
-    account. Every web3 call runs under one lock (py-evm is not thread-safe).
+    In-process py-evm through eth-tester (:mod:`contracts.embedded`), journaled under the
+    state folder and replayed on start. Every web3 call runs under the node's lock
+    (py-evm is not thread-safe).
 ``rpc``
-    Any EVM JSON-RPC URL (anvil, geth, an L2). Transactions are signed locally with a
-    private key, nonces are managed here, connection errors are retried with
-    exponential backoff and an unreachable node raises :class:`ChainUnavailable`
-    naming the URL.
+    Any EVM JSON-RPC URL (anvil, geth, an L2).
+
+In both, a write is a raw transaction signed here with a local key (eth-tester's
+development key in embedded mode), so its hash is known before it is sent
+(:meth:`Chain.sign`); :meth:`Chain.settle` finds out what became of it and sends it (the
+same bytes) only when the node does not know it and its nonce is still free: a write is
+sent at most once per intent, whatever replies were lost. Nonces come from the
+process-wide nonce book of the key (:mod:`contracts.signer`).
+
+Every node call is bounded: an HTTP request times out after ``request_timeout_s`` and a
+call, with its retries of connection errors (exponential backoff), gives up after
+``call_budget_s`` with :class:`ChainUnavailable` naming the URL. A write's signing and
+first settlement share one such budget, so a hanging node never holds a caller longer.
 
 Reverts surface as :class:`ContractRevert` carrying the contract's reason string,
 whichever backend raised them (eth-tester's ``TransactionFailed``, web3's
@@ -21,23 +30,42 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError, ProviderConnectionError, TimeExhausted, Web3RPCError
 
+from contracts import transactions
+from contracts.calls import (
+    CALL_BUDGET_S,
+    CONNECTION_ERRORS,
+    REQUEST_TIMEOUT_S,
+    REVERT_ERRORS,
+    ChainUnavailable,
+    ContractRevert,
+    budget,
+    remaining,
+    revert_reason,
+    to_receipt,
+)
 from contracts.compile import CompiledContract
-from engine.ledger import LedgerError, TxReceipt
+from contracts.embedded import DEV_KEYS, EmbeddedNode, embedded_node, forget_embedded_node
+from contracts.signer import NonceBook, nonce_book, release_writer_lock, writer_lock_path
+from contracts.state import chain_dir
+from engine.ledger import LedgerError, Settlement, SignedWrite, TxReceipt
+
+T = TypeVar("T")
 
 __all__ = [
     "ANVIL_DEFAULT_KEY",
+    "CALL_BUDGET_S",
     "Chain",
     "ChainUnavailable",
     "ContractRevert",
+    "budget",
     "revert_reason",
     "to_receipt",
 ]
@@ -45,85 +73,38 @@ __all__ = [
 #: anvil's first default account (public knowledge; only ever used for a local anvil URL).
 ANVIL_DEFAULT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
-T = TypeVar("T")
 
-try:  # eth-tester is optional for the rpc mode
-    from eth_tester.exceptions import TransactionFailed as _TesterFailed
-except ImportError:  # pragma: no cover - eth-tester is pinned in requirements
-    _TesterFailed = ()  # type: ignore[assignment,misc]
+class _BoundedHTTPProvider(HTTPProvider):
+    """An HTTP provider whose request timeout never outlasts the caller's budget."""
 
-_REVERT_ERRORS: tuple[type[BaseException], ...] = (ContractLogicError,) + (
-    (_TesterFailed,) if isinstance(_TesterFailed, type) else ()
-)
+    def __init__(self, url: str, request_timeout_s: float) -> None:
+        super().__init__(url, exception_retry_configuration=None)
+        self.request_timeout_s = float(request_timeout_s)
 
-
-class ContractRevert(LedgerError):
-    """A contract call or transaction reverted; ``reason`` is the contract's reason string."""
-
-    def __init__(self, reason: str | None, *, action: str = "", tx_hash: str | None = None) -> None:
-        text = reason or "reverted without a reason"
-        super().__init__(f"{action + ': ' if action else ''}{text}", reason=reason)
-        self.tx_hash = tx_hash
-        self.action = action
+    def get_request_kwargs(self) -> dict[str, Any]:  # type: ignore[override]
+        kwargs = dict(super().get_request_kwargs())
+        left = remaining()
+        kwargs["timeout"] = self.request_timeout_s if left is None else max(0.05, min(self.request_timeout_s, left))
+        return kwargs
 
 
-class ChainUnavailable(LedgerError):
-    """The JSON-RPC node cannot be reached; ``url`` names it."""
-
-    def __init__(self, url: str, detail: str) -> None:
-        super().__init__(f"chain node at {url} is unreachable: {detail}")
-        self.url = url
-
-
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, ProviderConnectionError, TimeoutError)
-try:
-    import requests
-
-    _CONNECTION_ERRORS += (requests.exceptions.RequestException,)
-except ImportError:  # pragma: no cover
-    pass
-
-
-def revert_reason(exc: BaseException) -> str | None:
-    """The contract's reason string inside a backend's revert exception (None if absent)."""
-    text = getattr(exc, "message", None) or (str(exc.args[0]) if exc.args else str(exc))
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    text = str(text).strip().strip("'\"")
-    for prefix in ("execution reverted: ", "execution reverted:", "VM Exception while processing transaction: revert "):
-        if text.startswith(prefix):
-            return text[len(prefix):].strip() or None
-    if text in ("execution reverted", ""):
-        return None
-    return text
-
-
-def to_receipt(receipt: Any) -> TxReceipt:
-    """The engine's :class:`TxReceipt` from a web3 receipt."""
-    tx_hash = receipt["transactionHash"]
-    return TxReceipt(
-        tx_hash=tx_hash.to_0x_hex() if hasattr(tx_hash, "to_0x_hex") else str(tx_hash),
-        block_number=int(receipt["blockNumber"]),
-        gas_used=int(receipt["gasUsed"]),
-    )
-
-
-@dataclass
 class _Shared:
-    """State shared by every :class:`Chain` over one connection."""
+    """What every :class:`Chain` over one connection shares (chain id, embedded node)."""
 
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    nonces: dict[str, int] = field(default_factory=dict)
-    chain_id: int | None = None
-    #: Embedded mode: raw logs of every transaction sent through this connection.
-    logs: list[Any] = field(default_factory=list)
+    def __init__(self, node: EmbeddedNode | None = None) -> None:
+        self.node = node
+        self.lock = node.lock if node is not None else threading.RLock()
+        self.chain_id: int | None = None
+        self.genesis: str | None = None
+        #: The node's suggested priority fee [wei] and when it was asked (monotonic s).
+        self.tip: tuple[int, float] | None = None
 
 
 class Chain:
-    """A web3 connection plus the account that signs.
+    """A web3 connection plus the key that signs.
 
     Build one with :meth:`embedded` or :meth:`rpc`; :meth:`with_account` gives a sibling
-    that shares the connection, lock and nonce book but sends from another account.
+    that shares the connection but signs with another key.
 
     Parameters
     ----------
@@ -131,15 +112,19 @@ class Chain:
     mode : {"embedded", "rpc"}
     rpc_url : str or None
     account : str
-        Checksum address that sends transactions.
+        Checksum address that signs.
     signer : LocalAccount or None
-        Local signer (rpc mode); None for eth-tester's unlocked accounts.
+        Its local key (None only for a read-only chain).
     retries : int
-        Attempts after a connection error (rpc mode).
+        Most retries of a node call after a connection error.
     backoff_s : float
-        First backoff delay [s]; doubles per attempt.
+        First backoff delay [s]; doubles per retry.
     receipt_timeout_s : float
-        How long to wait for a transaction to be mined [s].
+        How long a write waits to be mined once the node has it [s].
+    call_budget_s : float
+        Longest a node call with its retries may take [s] (:data:`CALL_BUDGET_S`).
+    state_dir : path, optional
+        State folder holding the writer lock files (default ``$EV_STATE_DIR``).
     """
 
     def __init__(
@@ -153,7 +138,9 @@ class Chain:
         retries: int = 4,
         backoff_s: float = 0.25,
         receipt_timeout_s: float = 120.0,
+        call_budget_s: float = CALL_BUDGET_S,
         shared: _Shared | None = None,
+        state_dir: str | Path | None = None,
     ) -> None:
         self.w3 = w3
         self.mode = mode
@@ -163,14 +150,26 @@ class Chain:
         self.retries = retries
         self.backoff_s = backoff_s
         self.receipt_timeout_s = receipt_timeout_s
+        self.call_budget_s = call_budget_s
         self._shared = shared or _Shared()
+        self.state_dir = state_dir
 
     # -- construction ---------------------------------------------------------------
     @classmethod
-    def embedded(cls) -> "Chain":
-        """A fresh in-process chain (eth-tester + py-evm); sends from its first account."""
-        w3 = Web3(EthereumTesterProvider())
-        return cls(w3, "embedded", None, w3.eth.accounts[0], None)
+    def embedded(cls, state_dir: str | Path | None = None, *, persist: bool = True) -> "Chain":
+        """The process's embedded chain of a state folder, replayed from its journal.
+
+        Parameters
+        ----------
+        state_dir : path, optional
+            State folder (default ``$EV_STATE_DIR``); the journal is
+            ``<state>/chain/embedded/chain.jsonl``.
+        persist : bool
+            False: a fresh chain kept in memory only.
+        """
+        node = embedded_node(chain_dir(state_dir) if persist else None)
+        key = Account.from_key(DEV_KEYS[0])
+        return cls(node.w3, "embedded", None, key.address, key, shared=_Shared(node), state_dir=state_dir)
 
     @classmethod
     def rpc(
@@ -180,8 +179,10 @@ class Chain:
         *,
         retries: int = 4,
         backoff_s: float = 0.25,
-        timeout_s: float = 30.0,
+        timeout_s: float = REQUEST_TIMEOUT_S,
         receipt_timeout_s: float = 120.0,
+        call_budget_s: float = CALL_BUDGET_S,
+        state_dir: str | Path | None = None,
     ) -> "Chain":
         """Connect to a JSON-RPC node; raise :class:`ChainUnavailable` if it does not answer.
 
@@ -195,6 +196,8 @@ class Chain:
             Connection retries and first backoff delay [s].
         timeout_s : float
             HTTP request timeout [s].
+        call_budget_s : float
+            Longest one call with its retries may take [s].
         """
         if not url.startswith(("http://", "https://")):
             raise LedgerError(f"CHAIN_RPC_URL: only http(s) URLs are supported, got {url!r}")
@@ -202,9 +205,11 @@ class Chain:
             signer: LocalAccount = Account.from_key(private_key)
         except Exception as exc:  # noqa: BLE001 - any malformed key
             raise LedgerError(f"CHAIN_PRIVATE_KEY: not a valid private key ({type(exc).__name__})") from None
-        provider = HTTPProvider(url, exception_retry_configuration=None, request_kwargs={"timeout": timeout_s})
+        w3 = Web3(_BoundedHTTPProvider(url, timeout_s))
+        for name in ("validation", "ens_name_to_address"):  # each asks the node (chain id) per call
+            w3.middleware_onion.remove(name)
         chain = cls(
-            Web3(provider),
+            w3,
             "rpc",
             url,
             signer.address,
@@ -212,23 +217,28 @@ class Chain:
             retries=retries,
             backoff_s=backoff_s,
             receipt_timeout_s=receipt_timeout_s,
+            call_budget_s=call_budget_s,
+            state_dir=state_dir,
         )
         chain.chain_id  # noqa: B018 - fail fast, naming the URL
         return chain
 
     def with_account(self, key_or_address: str) -> "Chain":
-        """A sibling chain sending from another account.
+        """A sibling chain signing with another key.
 
         Parameters
         ----------
         key_or_address : str
-            In rpc mode a private key; in embedded mode one of eth-tester's account
-            addresses (or a private key of an account funded there).
+            A private key; in embedded mode also the address of one of eth-tester's
+            development accounts.
         """
         if len(key_or_address) == 42:
             if self.mode == "rpc":
                 raise LedgerError("account: rpc mode needs a private key, not an address")
-            return Chain(self.w3, self.mode, self.rpc_url, key_or_address, None, shared=self._shared)
+            keys = {Account.from_key(k).address.lower(): k for k in DEV_KEYS}
+            if key_or_address.lower() not in keys:
+                raise LedgerError(f"account: {key_or_address} is not a development account of the embedded chain")
+            key_or_address = keys[key_or_address.lower()]
         signer = Account.from_key(key_or_address)
         return Chain(
             self.w3,
@@ -239,30 +249,52 @@ class Chain:
             retries=self.retries,
             backoff_s=self.backoff_s,
             receipt_timeout_s=self.receipt_timeout_s,
+            call_budget_s=self.call_budget_s,
             shared=self._shared,
+            state_dir=self.state_dir,
         )
+
+    def close(self) -> None:
+        """Give up this process's writer lock and (embedded) its chain of the state folder.
+
+        The next :meth:`embedded` on the same folder replays the journal, as after a restart.
+        """
+        if self._shared.chain_id is not None:
+            release_writer_lock(self._lock_path())
+        if self.mode == "embedded" and self._shared.node is not None and self._shared.node.journal is not None:
+            forget_embedded_node(chain_dir(self.state_dir))
 
     # -- plumbing -------------------------------------------------------------------
     @property
     def lock(self) -> threading.RLock:
-        """The lock every write (and, embedded, every call) runs under."""
-        return self._shared.lock
+        """Embedded: the lock every call runs under; rpc: this key's signing lock."""
+        if self.mode == "embedded":
+            return self._shared.lock
+        return self._book().lock
+
+    @property
+    def node(self) -> EmbeddedNode | None:
+        """The embedded chain (None in rpc mode)."""
+        return self._shared.node
 
     def _rpc(self, what: str, fn: Callable[[], T]) -> T:
-        """Run a node request, retrying connection errors with exponential backoff."""
+        """Run a node request within the call budget, retrying connection errors."""
         if self.mode == "embedded":
             with self.lock:
                 return fn()
-        delay = self.backoff_s
-        for attempt in range(self.retries + 1):
-            try:
-                return fn()
-            except _CONNECTION_ERRORS as exc:
-                if attempt == self.retries:
-                    raise ChainUnavailable(str(self.rpc_url), f"{what}: {type(exc).__name__}: {exc}") from exc
-                time.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        with budget(self.call_budget_s):
+            delay = self.backoff_s
+            attempt = 0
+            while True:
+                try:
+                    return fn()
+                except CONNECTION_ERRORS as exc:
+                    left = remaining()
+                    if attempt >= self.retries or (left is not None and left <= delay + 0.05):
+                        raise ChainUnavailable(str(self.rpc_url), f"{what}: {type(exc).__name__}: {exc}") from exc
+                    time.sleep(delay)
+                    delay *= 2
+                    attempt += 1
 
     @property
     def chain_id(self) -> int:
@@ -271,14 +303,33 @@ class Chain:
             self._shared.chain_id = int(self._rpc("eth_chainId", lambda: self.w3.eth.chain_id))
         return self._shared.chain_id
 
-    def ping(self) -> bool:
-        """Whether the node answers (one quick request, no retries)."""
+    def _book(self) -> NonceBook:
+        """This key's process-wide nonce book on this chain."""
+        if self._shared.genesis is None:
+            if self.mode == "embedded":
+                self._shared.genesis = f"embedded:{id(self._shared.node)}"
+            else:
+                try:
+                    block0 = self._rpc("eth_getBlockByNumber(0)", lambda: self.w3.eth.get_block(0))
+                    self._shared.genesis = Web3.to_hex(block0["hash"])
+                except ChainUnavailable:
+                    raise
+                except Exception:  # noqa: BLE001 - a node without block 0: fall back to its URL
+                    self._shared.genesis = str(self.rpc_url)
+        return nonce_book((self.chain_id, self._shared.genesis), self.account)
+
+    def _lock_path(self) -> Path:
+        return writer_lock_path(chain_dir(self.state_dir), self.chain_id, self.account)
+
+    def ping(self, timeout_s: float = 2.0) -> bool:
+        """Whether the node answers one request within ``timeout_s`` [s] (no retries)."""
         try:
             if self.mode == "embedded":
                 with self.lock:
                     self.w3.eth.block_number
                 return True
-            self.w3.eth.block_number
+            with budget(timeout_s):
+                self.w3.eth.block_number
             return True
         except Exception:  # noqa: BLE001 - any failure means "does not answer"
             return False
@@ -299,7 +350,7 @@ class Chain:
         """Run a view function; a revert raises :class:`ContractRevert`."""
         try:
             return self._rpc(action or "eth_call", lambda: fn.call({"from": self.account}))
-        except _REVERT_ERRORS as exc:
+        except REVERT_ERRORS as exc:
             raise ContractRevert(revert_reason(exc), action=action) from None
 
     def get_logs(
@@ -313,9 +364,9 @@ class Chain:
     ) -> list[Any]:
         """Decoded logs of one event in bounded block ranges of ``chunk`` blocks.
 
-        The embedded chain answers from the log index of the transactions sent
-        through this connection (the only way to write to it): eth-tester's
-        ``eth_getLogs`` re-reads every receipt in the range (~40 ms each).
+        The embedded chain answers from the log index of the transactions it mined (the
+        only way to write to it): eth-tester's ``eth_getLogs`` re-reads every receipt in
+        the range (~40 ms each).
         """
         if chunk < 1:
             raise LedgerError(f"chunk: must be >= 1, got {chunk}")
@@ -339,140 +390,39 @@ class Chain:
 
     def _indexed_logs(self, event: Any, filters: dict[str, Any], lo: int, hi: int) -> list[Any]:
         out = []
+        assert self._shared.node is not None
         with self.lock:
-            logs = list(self._shared.logs)
+            logs = list(self._shared.node.logs)
+        topic = Web3.to_hex(hexstr=event.topic)
         for log in logs:
             if log["address"] != event.address or not lo <= int(log["blockNumber"]) <= hi:
                 continue
-            if not log["topics"] or Web3.to_hex(log["topics"][0]) != Web3.to_hex(hexstr=event.topic):
+            if not log["topics"] or Web3.to_hex(log["topics"][0]) != topic:
                 continue
             decoded = event.process_log(log)
             if all(decoded["args"][k] == v for k, v in filters.items()):
                 out.append(decoded)
         return out
 
-    # -- transactions -----------------------------------------------------------------
+    # -- transactions: see contracts.transactions ------------------------------------------
     def deploy(self, compiled: CompiledContract, *args: Any, gas: int = 4_000_000) -> tuple[str, TxReceipt]:
         """Deploy a compiled contract; returns its address and the receipt."""
         factory = self.w3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
-        receipt = self._send(factory.constructor(*args), gas=gas, action=f"deploy {compiled.name}")
-        return Web3.to_checksum_address(receipt["contractAddress"]), to_receipt(receipt)
+        receipt = transactions.transact(self, factory.constructor(*args), gas=gas, action=f"deploy {compiled.name}")
+        found = self._rpc("eth_getTransactionReceipt", lambda: self.w3.eth.get_transaction_receipt(receipt.tx_hash))
+        return Web3.to_checksum_address(found["contractAddress"]), receipt
 
     def transact(self, fn: Any, *, gas: int | None = None, action: str = "") -> TxReceipt:
-        """Send one contract transaction and wait until it is mined.
+        """Send one contract transaction and wait until it is mined (see :func:`contracts.transactions.transact`)."""
+        return transactions.transact(self, fn, gas=gas, action=action)
 
-        Parameters
-        ----------
-        fn : ContractFunction
-            The bound call, e.g. ``registry.functions.set_threshold(key, 16600)``.
-        gas : int, optional
-            Gas limit for embedded mode, used as given (eth-tester's estimation is
-            slow). Rpc mode always estimates (which also reports a revert's reason)
-            and sends with the larger of ``gas`` and the estimate + 25 % + 10,000.
-        action : str
-            Label for error messages.
+    def sign(self, fn: Any, *, gas: int, action: str = "") -> SignedWrite:
+        """Sign ``fn`` with an explicit gas limit without sending it (see :mod:`contracts.transactions`)."""
+        return transactions.sign(self, fn, gas=gas, action=action)
 
-        Raises
-        ------
-        ContractRevert
-            The contract reverted (reason attached).
-        ChainUnavailable
-            The node cannot be reached.
-        """
-        return to_receipt(self._send(fn, gas=gas, action=action))
-
-    def _send(self, fn: Any, *, gas: int | None, action: str) -> Any:
-        if self.mode == "embedded":
-            with self.lock:
-                try:
-                    params: dict[str, Any] = {"from": self.account}
-                    if gas is not None:
-                        params["gas"] = gas
-                    tx_hash = fn.transact(params)
-                    receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
-                except _REVERT_ERRORS as exc:
-                    raise ContractRevert(revert_reason(exc), action=action) from None
-                if receipt["status"] != 1:
-                    self._raise_failed(fn, receipt, action)
-                self._shared.logs.extend(receipt["logs"])
-                return receipt
-        return self._send_signed(fn, gas=gas, action=action)
-
-    def _send_signed(self, fn: Any, *, gas: int | None, action: str) -> Any:
-        assert self._signer is not None
-        with self.lock:
-            try:
-                est = self._rpc(f"{action} (estimate gas)", lambda: fn.estimate_gas({"from": self.account}))
-            except _REVERT_ERRORS as exc:
-                raise ContractRevert(revert_reason(exc), action=action) from None
-            # The estimate runs in a block with the latest timestamp, where rewriting an
-            # unchanged status word is a cheap no-op SSTORE: the hint covers the real cost.
-            limit = max(int(est * 1.25) + 10_000, gas or 0)
-            signed = None
-            for attempt in range(2):
-                nonce = self._next_nonce(refresh=attempt > 0)
-                tx = self._rpc(
-                    f"{action} (build)",
-                    lambda nonce=nonce: fn.build_transaction({"from": self.account, "nonce": nonce, "gas": limit}),
-                )
-                signed = self._signer.sign_transaction(tx)
-                try:
-                    self._rpc(f"{action} (send)", lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
-                    break
-                except Web3RPCError as exc:
-                    text = str(exc).lower()
-                    if "already known" in text:
-                        break  # an earlier attempt reached the node
-                    if "nonce too low" in text and attempt == 0:
-                        continue
-                    raise LedgerError(f"{action}: node refused the transaction: {exc}") from None
-            self._shared.nonces[self.account] = nonce + 1
-        assert signed is not None
-        try:
-            receipt = self._rpc(
-                f"{action} (receipt)",
-                lambda: self.w3.eth.wait_for_transaction_receipt(
-                    signed.hash, timeout=self.receipt_timeout_s, poll_latency=0.1
-                ),
-            )
-        except TimeExhausted:
-            raise LedgerError(
-                f"{action}: transaction {signed.hash.to_0x_hex()} not mined within {self.receipt_timeout_s:g} s"
-            ) from None
-        if receipt["status"] != 1:
-            self._raise_failed(fn, receipt, action)
-        return receipt
-
-    def _next_nonce(self, *, refresh: bool) -> int:
-        known = self._shared.nonces.get(self.account)
-        if known is None or refresh:
-            known = int(
-                self._rpc("eth_getTransactionCount", lambda: self.w3.eth.get_transaction_count(self.account, "pending"))
-            )
-            self._shared.nonces[self.account] = known
-        return known
-
-    def _raise_failed(self, fn: Any, receipt: Any, action: str) -> None:
-        """A mined transaction failed: replay it as a call to recover the reason."""
-        tx_hash = receipt["transactionHash"].to_0x_hex()
-        reason = None
-        try:
-            block = max(int(receipt["blockNumber"]) - 1, 0)
-            fn.call({"from": self.account}, block_identifier=block)
-        except _REVERT_ERRORS as exc:
-            reason = revert_reason(exc)
-        except Exception:  # noqa: BLE001 - best effort only
-            reason = None
-        if reason is None:
-            try:
-                limit = int(self.w3.eth.get_transaction(receipt["transactionHash"])["gas"])
-            except Exception:  # noqa: BLE001 - best effort only
-                limit = -1
-            if int(receipt["gasUsed"]) >= limit > 0:
-                reason = f"out of gas (limit {limit})"
-            else:
-                reason = "transaction failed (reason unavailable)"
-        raise ContractRevert(reason, action=action, tx_hash=tx_hash)
+    def settle(self, write: SignedWrite) -> Settlement:
+        """What became of ``write``; sends it if the node does not know it (see :mod:`contracts.transactions`)."""
+        return transactions.settle(self, write)
 
 
 def chunks(items: list[T], size: int) -> Iterable[list[T]]:

@@ -58,8 +58,10 @@ def _search_paths() -> list[Path]:
 
 
 def _imported_sources(source: str) -> list[Path]:
-    """Files of the snekmate modules a contract imports (for the cache key)."""
-    out: list[Path] = []
+    """Files a contract may import (for the cache key): the repository's own modules and
+    interfaces (every ``contracts/*.vy`` and ``contracts/interfaces/*.vyi``) and the snekmate
+    modules it names."""
+    out: list[Path] = sorted(CONTRACTS_DIR.glob("*.vy")) + sorted((CONTRACTS_DIR / "interfaces").glob("*.vyi"))
     for line in source.splitlines():
         words = line.split()
         if len(words) >= 4 and words[0] == "from" and words[2] == "import" and words[1].startswith("snekmate"):

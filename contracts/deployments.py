@@ -8,7 +8,8 @@ and the deployment block::
                "board_hash": "..", "deployer": "0x..", "block": 1, "rpc_url": "..",
                "deployed_at": 1732550000}}
 
-Writes are atomic; the embedded chain is never recorded (it starts empty each process).
+Writes are atomic. The embedded chain records its own deployment beside its journal
+(``chain/embedded/deployments.json``): it is replayed on start, so its contracts persist too.
 """
 
 from __future__ import annotations
@@ -75,22 +76,33 @@ class Deployment:
             return None
 
 
-def deployments_path(state_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Path of the deployments file."""
+def deployments_path(state_dir: str | os.PathLike[str] | None = None, *, embedded: bool = False) -> Path:
+    """Path of the deployments file (``embedded``: the embedded chain's own, beside its journal)."""
+    if embedded:
+        return chain_dir(state_dir) / "embedded" / "deployments.json"
     return chain_dir(state_dir) / "deployments.json"
 
 
-def load_deployment(chain_id: int, state_dir: str | os.PathLike[str] | None = None) -> Deployment | None:
+def load_deployment(
+    chain_id: int, state_dir: str | os.PathLike[str] | None = None, *, embedded: bool = False
+) -> Deployment | None:
     """The recorded deployment for ``chain_id``, or None."""
-    data = read_json(deployments_path(state_dir), {})
+    data = read_json(deployments_path(state_dir, embedded=embedded), {})
     if not isinstance(data, dict):
         return None
     return Deployment.from_dict(data.get(str(chain_id)))
 
 
-def record_deployment(chain_id: int, deployment: Deployment, state_dir: str | os.PathLike[str] | None = None) -> None:
+def record_deployment(
+    chain_id: int,
+    deployment: Deployment,
+    state_dir: str | os.PathLike[str] | None = None,
+    *,
+    embedded: bool = False,
+) -> None:
     """Record (or replace) the deployment for ``chain_id``, atomically."""
-    path = deployments_path(state_dir)
+    path = deployments_path(state_dir, embedded=embedded)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with _LOCK:
         data = read_json(path, {})
         if not isinstance(data, dict):

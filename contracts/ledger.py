@@ -1,11 +1,14 @@
 """The ledger client: SC1 asset registry + SC2 status board over web3.
 
 :class:`Ledger` implements :class:`engine.ledger.LedgerPort` and the CPO's extra
-operations. Build one with :meth:`Ledger.connect`:
+operations. This module connects and deploys; the writes are in
+:mod:`contracts.ledger_writes`, the reads in :mod:`contracts.ledger_reads` and the site
+sync in :mod:`contracts.ledger_sync`. Build one with :meth:`Ledger.connect`:
 
 * ``CHAIN_RPC_URL`` empty or unset: an embedded in-process chain (eth-tester +
-  py-evm), empty each process, so the contracts are deployed on connect; call
-  :meth:`Ledger.sync_site` to register the site.
+  py-evm) journaled in ``<EV_STATE_DIR>/chain/embedded/`` and replayed on connect, so
+  what was written before a restart stays readable; the contracts are deployed on the
+  first connect; call :meth:`Ledger.sync_site` to register the site.
 * ``CHAIN_RPC_URL=http://...``: any EVM JSON-RPC node. The contracts recorded for that
   chain id in ``<EV_STATE_DIR>/chain/deployments.json`` are reused when their code is
   still there (else deployed again and recorded); transactions are signed with
@@ -24,29 +27,18 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
 from urllib.parse import urlparse
 
-from contracts.chain import ANVIL_DEFAULT_KEY, Chain, ChainUnavailable, ContractRevert, chunks
+from contracts.calls import CALL_BUDGET_S
+from contracts.chain import ANVIL_DEFAULT_KEY, Chain, ChainUnavailable, ContractRevert
 from contracts.compile import BOARD, REGISTRY, compile_contract
 from contracts.deployments import Deployment, load_deployment, record_deployment
-from contracts.records import AssetRecord, CabinetRecord, Registration, StatusEvent
-from contracts.units import (
-    LedgerInputError,
-    asset_key,
-    deg_to_e6,
-    e6_to_deg,
-    key_hex,
-    kw_to_w,
-    kwh_to_wh,
-    milli_to_price,
-    power_kw_to_w,
-    price_to_milli,
-    w_to_kw,
-    wh_to_kwh,
-)
-from engine.ledger import LedgerError, Status, StatusReport, TxReceipt
-from engine.site import Asset, AssetKind, Cabinet, Site
+from contracts.ledger_reads import PAGE_SIZE, LedgerReads
+from contracts.ledger_sync import Progress, SiteSync
+from contracts.ledger_writes import BATCH_SIZE, LedgerWrites
+from contracts.records import Registration
+from contracts.units import LedgerInputError, asset_key
+from engine.ledger import LedgerError
 
 __all__ = [
     "Ledger",
@@ -55,38 +47,16 @@ __all__ = [
     "LedgerInputError",
     "asset_key",
     "BATCH_SIZE",
+    "PAGE_SIZE",
     "ANVIL_CHAIN_ID",
+    "Progress",
 ]
 
-#: Most statuses SC2 takes in one ``update_batch``.
-BATCH_SIZE = 64
-#: Most ids the bulk views take or return per call.
-PAGE_SIZE = 256
 #: Chain id of a default anvil node.
 ANVIL_CHAIN_ID = 31337
 
-# Gas limits for the embedded chain (eth-tester's estimation is slow); generous.
-_GAS = {
-    "register_cabinet": 250_000,
-    "set_threshold": 100_000,
-    "register_asset": 300_000,
-    "move_asset": 150_000,
-    "set_price": 100_000,
-    "set_operator": 100_000,
-    "deactivate": 100_000,
-    "admin": 100_000,
-    "update_status": 150_000,
-}
 
-
-def _batch_gas(n: int) -> int:
-    return 120_000 + 40_000 * n
-
-
-Progress = Callable[[int, int], None]
-
-
-class Ledger:
+class Ledger(LedgerWrites, LedgerReads, SiteSync):
     """Client of SC1 (asset registry) and SC2 (status board); a LedgerPort.
 
     Parameters
@@ -144,6 +114,7 @@ class Ledger:
         *,
         retries: int = 4,
         backoff_s: float = 0.25,
+        call_budget_s: float = CALL_BUDGET_S,
     ) -> "Ledger":
         """Connect to the chain chosen by ``rpc_url`` (default ``$CHAIN_RPC_URL``).
 
@@ -158,6 +129,10 @@ class Ledger:
             Runtime state folder (default ``$EV_STATE_DIR``).
         retries, backoff_s : int, float
             Connection retries and first backoff delay [s] (rpc mode).
+        call_budget_s : float
+            Longest one node call with its retries may take [s] (rpc mode): a node that
+            does not answer fails the connect within about this long, so a caller can
+            simply call :meth:`connect` again later.
 
         Raises
         ------
@@ -169,8 +144,11 @@ class Ledger:
         url = (os.environ.get("CHAIN_RPC_URL", "") if rpc_url is None else rpc_url).strip()
         state = Path(state_dir) if state_dir is not None else None
         if not url:
-            chain = Chain.embedded()
-            return cls._deploy(chain, state, record=False)
+            chain = Chain.embedded(state)
+            dep = load_deployment(chain.chain_id, state, embedded=True)
+            if dep is not None and cls._usable(chain, dep, state):
+                return cls(chain, dep.registry, dep.board, dep.block, state)
+            return cls._deploy(chain, state, embedded=True)
         key = private_key if private_key is not None else os.environ.get("CHAIN_PRIVATE_KEY", "").strip()
         host = (urlparse(url).hostname or "").lower()
         local = host in ("127.0.0.1", "localhost", "::1")
@@ -181,7 +159,7 @@ class Ledger:
                     "(the anvil default key is only used for a local anvil)"
                 )
             key = ANVIL_DEFAULT_KEY
-        chain = Chain.rpc(url, key, retries=retries, backoff_s=backoff_s)
+        chain = Chain.rpc(url, key, retries=retries, backoff_s=backoff_s, call_budget_s=call_budget_s, state_dir=state)
         if key == ANVIL_DEFAULT_KEY and chain.chain_id != ANVIL_CHAIN_ID:
             raise LedgerError(
                 f"CHAIN_PRIVATE_KEY: required for {url} (chain id {chain.chain_id} is not a local anvil)"
@@ -189,7 +167,7 @@ class Ledger:
         dep = load_deployment(chain.chain_id, state)
         if dep is not None and cls._usable(chain, dep, state):
             return cls(chain, dep.registry, dep.board, dep.block, state)
-        return cls._deploy(chain, state, record=True)
+        return cls._deploy(chain, state)
 
     @staticmethod
     def _usable(chain: Chain, dep: Deployment, state: Path | None) -> bool:
@@ -207,26 +185,26 @@ class Ledger:
         return True
 
     @classmethod
-    def _deploy(cls, chain: Chain, state: Path | None, *, record: bool) -> "Ledger":
+    def _deploy(cls, chain: Chain, state: Path | None, *, embedded: bool = False) -> "Ledger":
         reg_c = compile_contract(REGISTRY, state)
         board_c = compile_contract(BOARD, state)
         reg_addr, reg_rc = chain.deploy(reg_c)
         board_addr, _ = chain.deploy(board_c, reg_addr)
-        if record:
-            record_deployment(
+        record_deployment(
                 chain.chain_id,
-                Deployment(
-                    registry=reg_addr,
-                    board=board_addr,
-                    registry_hash=reg_c.source_hash,
-                    board_hash=board_c.source_hash,
-                    deployer=chain.account,
-                    block=reg_rc.block_number,
-                    rpc_url=chain.rpc_url or "",
-                    deployed_at=int(time.time()),
-                ),
-                state,
-            )
+            Deployment(
+                registry=reg_addr,
+                board=board_addr,
+                registry_hash=reg_c.source_hash,
+                board_hash=board_c.source_hash,
+                deployer=chain.account,
+                block=reg_rc.block_number,
+                rpc_url=chain.rpc_url or "",
+                deployed_at=int(time.time()),
+            ),
+            state,
+            embedded=embedded,
+        )
         ledger = cls(chain, reg_addr, board_addr, reg_rc.block_number, state)
         ledger.deployed_now = True
         return ledger
@@ -239,7 +217,13 @@ class Ledger:
         key_or_address : str
             A private key (rpc mode), or an eth-tester account address (embedded).
         """
-        other = Ledger(self.chain.with_account(key_or_address), self.registry_address, self.board_address, self.deploy_block)
+        other = Ledger(
+            self.chain.with_account(key_or_address),
+            self.registry_address,
+            self.board_address,
+            self.deploy_block,
+            self.chain.state_dir,
+        )
         other._names, other._registrations = self._names, self._registrations
         return other
 
@@ -269,430 +253,18 @@ class Ledger:
         return str(self.board.address)
 
     def ping(self) -> bool:
-        """Whether the chain answers."""
+        """Whether the chain answers (one request, at most about 2 s)."""
         return self.chain.ping()
 
-    def _tx(self, fn: Any, gas_key: str, action: str) -> TxReceipt:
-        return self.chain.transact(fn, gas=_GAS[gas_key], action=action)
+    def close(self) -> None:
+        """Let go of this process's writer lock and (embedded) its in-memory chain.
 
-    # ------------------------------------------------------------------ SC1 writes
-    def register_cabinet(self, cabinet: Cabinet) -> TxReceipt:
-        """Register a cabinet (its human id travels as the event's name)."""
-        key = asset_key(cabinet.id)
-        fn = self.registry.functions.register_cabinet(
-            key,
-            _name(cabinet.id, "cabinet.id"),
-            kw_to_w(cabinet.threshold_kw, "cabinet.threshold_kw"),
-            deg_to_e6(cabinet.lat, "cabinet.lat", 90),
-            deg_to_e6(cabinet.lon, "cabinet.lon", 180),
-        )
-        rc = self._tx(fn, "register_cabinet", f"register cabinet {cabinet.id}")
-        self._remember(key, cabinet.id, rc)
-        return rc
-
-    def set_threshold(self, cabinet_id: str, threshold_kw: float) -> TxReceipt:
-        """Set a cabinet's power threshold [kW]."""
-        fn = self.registry.functions.set_threshold(asset_key(cabinet_id), kw_to_w(threshold_kw, "threshold_kw"))
-        return self._tx(fn, "set_threshold", f"set threshold of {cabinet_id}")
-
-    def register_asset(self, asset: Asset, operator: str | None = None) -> TxReceipt:
-        """Register an asset; its operator defaults to this ledger's account.
-
-        Parameters
-        ----------
-        asset : Asset
-            The site's asset (kW, kWh, degrees, currency/kWh are converted here).
-        operator : str, optional
-            Account allowed to post the asset's status (default: :attr:`account`).
+        Connecting again on the same state folder then starts as after a restart (the
+        embedded chain is replayed from its journal).
         """
-        key = asset_key(asset.id)
-        kind = AssetKind(asset.kind)
-        capacity = kwh_to_wh(asset.capacity_kwh, "asset.capacity_kwh") if kind == AssetKind.BATTERY else 0
-        price = price_to_milli(asset.price_per_kwh, "asset.price_per_kwh") if kind == AssetKind.CHARGE_POINT else 0
-        fn = self.registry.functions.register_asset(
-            key,
-            _name(asset.id, "asset.id"),
-            int(kind),
-            asset_key(asset.cabinet),
-            _address(operator or self.account, "operator"),
-            deg_to_e6(asset.lat, "asset.lat", 90),
-            deg_to_e6(asset.lon, "asset.lon", 180),
-            kw_to_w(asset.rated_kw, "asset.rated_kw"),
-            capacity,
-            price,
-        )
-        rc = self._tx(fn, "register_asset", f"register asset {asset.id}")
-        self._remember(key, asset.id, rc)
-        return rc
+        self.chain.close()
 
-    def move_asset(self, asset: Asset) -> TxReceipt:
-        """Record an asset's (new) cabinet and location, as the asset is now."""
-        fn = self.registry.functions.move_asset(
-            asset_key(asset.id),
-            asset_key(asset.cabinet),
-            deg_to_e6(asset.lat, "asset.lat", 90),
-            deg_to_e6(asset.lon, "asset.lon", 180),
-        )
-        return self._tx(fn, "move_asset", f"move asset {asset.id}")
+    def head(self) -> int:
+        """The node's latest block number (bounded; a drop below a receipt's block means a rollback)."""
+        return self.chain.block_number()
 
-    def set_price(self, asset_id: str, price_per_kwh: float) -> TxReceipt:
-        """Set a charge point's price [currency/kWh] (registrar or its operator)."""
-        fn = self.registry.functions.set_price(asset_key(asset_id), price_to_milli(price_per_kwh, "price_per_kwh"))
-        return self._tx(fn, "set_price", f"set price of {asset_id}")
-
-    def set_operator(self, asset_id: str, operator: str) -> TxReceipt:
-        """Hand an asset to another operator account."""
-        fn = self.registry.functions.set_operator(asset_key(asset_id), _address(operator, "operator"))
-        return self._tx(fn, "set_operator", f"set operator of {asset_id}")
-
-    def deactivate(self, asset_id: str) -> TxReceipt:
-        """Deactivate an asset for good."""
-        return self._tx(self.registry.functions.deactivate(asset_key(asset_id)), "deactivate", f"deactivate {asset_id}")
-
-    def grant_registrar(self, account: str) -> TxReceipt:
-        """Admin: give ``account`` the registrar role."""
-        fn = self.registry.functions.grant_registrar(_address(account, "account"))
-        return self._tx(fn, "admin", "grant registrar")
-
-    def revoke_registrar(self, account: str) -> TxReceipt:
-        """Admin: take the registrar role from ``account``."""
-        fn = self.registry.functions.revoke_registrar(_address(account, "account"))
-        return self._tx(fn, "admin", "revoke registrar")
-
-    def pause(self) -> TxReceipt:
-        """Admin: stop every state change on SC1 and SC2."""
-        return self._tx(self.registry.functions.pause(), "admin", "pause")
-
-    def unpause(self) -> TxReceipt:
-        """Admin: lift the pause."""
-        return self._tx(self.registry.functions.unpause(), "admin", "unpause")
-
-    # ------------------------------------------------------------------ SC2 writes
-    def post_status(self, report: StatusReport) -> TxReceipt:
-        """Post one asset's status (``update_status``); the caller must be its operator."""
-        key, status, power, energy = _encode_report(report, "report")
-        fn = self.board.functions.update_status(key, status, power, energy)
-        return self._tx(fn, "update_status", f"post status of {report.asset_id}")
-
-    def post_statuses(self, reports: Sequence[StatusReport]) -> list[TxReceipt]:
-        """Post many statuses with ``update_batch``, 64 per transaction.
-
-        Every report is validated before anything is sent (errors name
-        ``reports[i].field``). A revert raises :class:`ContractRevert`; batches sent
-        before it stay on chain.
-
-        Returns
-        -------
-        list of TxReceipt
-            One per batch, in order.
-        """
-        encoded = [_encode_report(r, f"reports[{i}]") for i, r in enumerate(reports)]
-        out: list[TxReceipt] = []
-        for n, part in enumerate(chunks(encoded, BATCH_SIZE)):
-            fn = self.board.functions.update_batch(
-                [p[0] for p in part], [p[1] for p in part], [p[2] for p in part], [p[3] for p in part]
-            )
-            out.append(self.chain.transact(fn, gas=_batch_gas(len(part)), action=f"post statuses (batch {n})"))
-        return out
-
-    # ------------------------------------------------------------------ reads
-    def get_status(self, asset_id: str) -> StatusReport | None:
-        """The asset's last status on chain, or None if it never posted one."""
-        st, power, energy, updated = self.chain.call(self.board.functions.get_status(asset_key(asset_id)), "get_status")
-        if updated == 0:
-            return None
-        return StatusReport(asset_id, Status(st), w_to_kw(power), wh_to_kwh(energy), int(updated))
-
-    def get_cabinet(self, cabinet_id: str) -> CabinetRecord | None:
-        """A cabinet as SC1 stores it, or None if unknown."""
-        key = asset_key(cabinet_id)
-        return self._decode_cabinet(key, self.chain.call(self.registry.functions.get_cabinet(key), "get_cabinet"), cabinet_id)
-
-    def get_asset(self, asset_id: str) -> AssetRecord | None:
-        """An asset as SC1 stores it, or None if unknown."""
-        return self._asset_record(asset_key(asset_id), asset_id)
-
-    def _asset_record(self, key: bytes, human: str | None = None) -> AssetRecord | None:
-        return self._decode_asset(key, self.chain.call(self.registry.functions.get_asset(key), "get_asset"), human)
-
-    def _decode_asset(self, key: bytes, info: Sequence[Any], human: str | None = None) -> AssetRecord | None:
-        kind, cab, operator, lat, lon, rated, cap, price, active = info
-        if kind == 0:
-            return None
-        reg = self._registrations.get(key)
-        return AssetRecord(
-            id=human or self._names.get(key, key_hex(key)),
-            key=key_hex(key),
-            kind=AssetKind(kind),
-            cabinet=self._names.get(bytes(cab), key_hex(cab)),
-            cabinet_key=key_hex(cab),
-            operator=str(operator),
-            lat=e6_to_deg(lat),
-            lon=e6_to_deg(lon),
-            rated_kw=w_to_kw(rated),
-            capacity_kwh=wh_to_kwh(cap),
-            price_per_kwh=milli_to_price(price),
-            active=bool(active),
-            tx_hash=reg.tx_hash if reg else "",
-            block=reg.block if reg else -1,
-        )
-
-    def _decode_cabinet(self, key: bytes, info: Sequence[Any], human: str | None = None) -> CabinetRecord | None:
-        threshold, lat, lon, exists = info
-        if not exists:
-            return None
-        reg = self._registrations.get(key)
-        return CabinetRecord(
-            human or self._names.get(key, key_hex(key)), key_hex(key), w_to_kw(threshold), e6_to_deg(lat),
-            e6_to_deg(lon), reg.tx_hash if reg else "", reg.block if reg else -1,
-        )
-
-    def _bulk(self, fn_name: str, keys: list[bytes]) -> list[Any]:
-        """A bulk view (get_assets / get_cabinets / get_statuses) over pages of 256 keys."""
-        contract = self.board if fn_name == "get_statuses" else self.registry
-        out: list[Any] = []
-        for part in chunks(keys, PAGE_SIZE):
-            out.extend(self.chain.call(getattr(contract.functions, fn_name)(part), fn_name))
-        return out
-
-    def _all_ids(self, fn_name: str, count_name: str) -> list[bytes]:
-        n = int(self.chain.call(getattr(self.registry.functions, count_name)(), count_name))
-        out: list[bytes] = []
-        while len(out) < n:
-            page = self.chain.call(getattr(self.registry.functions, fn_name)(len(out), PAGE_SIZE), fn_name)
-            if not page:
-                break
-            out.extend(bytes(k) for k in page)
-        return out
-
-    def get_assets(self, asset_ids: Sequence[str]) -> dict[str, AssetRecord | None]:
-        """Many assets at once (one call per 256): human id -> record or None."""
-        keys = [asset_key(a) for a in asset_ids]
-        infos = self._bulk("get_assets", keys)
-        return {a: self._decode_asset(k, info, a) for a, k, info in zip(asset_ids, keys, infos)}
-
-    def get_cabinets(self, cabinet_ids: Sequence[str]) -> dict[str, CabinetRecord | None]:
-        """Many cabinets at once (one call per 256): human id -> record or None."""
-        keys = [asset_key(c) for c in cabinet_ids]
-        infos = self._bulk("get_cabinets", keys)
-        return {c: self._decode_cabinet(k, info, c) for c, k, info in zip(cabinet_ids, keys, infos)}
-
-    def get_statuses(self, asset_ids: Sequence[str]) -> dict[str, StatusReport | None]:
-        """Many assets' last statuses at once: human id -> report, or None if never posted."""
-        keys = [asset_key(a) for a in asset_ids]
-        out: dict[str, StatusReport | None] = {}
-        for a, (st, power, energy, updated) in zip(asset_ids, self._bulk("get_statuses", keys)):
-            out[a] = None if updated == 0 else StatusReport(a, Status(st), w_to_kw(power), wh_to_kwh(energy), int(updated))
-        return out
-
-    def read_cabinets(self) -> list[CabinetRecord]:
-        """Every registered cabinet, in registration order, with human ids from the logs."""
-        keys = self._all_ids("cabinet_ids", "cabinet_count")
-        self._refresh_names(keys)
-        recs = (self._decode_cabinet(k, info) for k, info in zip(keys, self._bulk("get_cabinets", keys)))
-        return [r for r in recs if r is not None]
-
-    def read_registry(self) -> list[AssetRecord]:
-        """Every registered asset (deactivated ones too), in registration order.
-
-        Human ids come from the AssetRegistered logs; an asset whose log is not
-        available shows its 0x-hex key as id.
-        """
-        keys = self._all_ids("asset_ids", "asset_count")
-        self._refresh_names(keys)
-        recs = (self._decode_asset(k, info) for k, info in zip(keys, self._bulk("get_assets", keys)))
-        return [r for r in recs if r is not None]
-
-    def registration(self, asset_id: str) -> Registration | None:
-        """(asset key hex, tx hash, block) of an asset's or cabinet's registration, or None."""
-        key = asset_key(asset_id)
-        self._refresh_names([key])
-        return self._registrations.get(key)
-
-    def status_history(
-        self,
-        asset_id: str | None = None,
-        from_block: int = 0,
-        to_block: int | None = None,
-        chunk: int = 2000,
-    ) -> list[StatusEvent]:
-        """StatusUpdated logs, oldest first, read in ranges of ``chunk`` blocks.
-
-        Parameters
-        ----------
-        asset_id : str, optional
-            Only this asset's updates (default: all).
-        from_block, to_block : int
-            Inclusive block range (default: from the deployment to the latest block).
-        chunk : int
-            Blocks per ``eth_getLogs`` request (nodes cap the range).
-        """
-        filters = {"asset_id": asset_key(asset_id)} if asset_id is not None else None
-        logs = self.chain.get_logs(
-            self.board.events.StatusUpdated,
-            argument_filters=filters,
-            from_block=max(int(from_block), self.deploy_block),
-            to_block=to_block,
-            chunk=chunk,
-        )
-        if asset_id is None and logs:
-            self._refresh_names([bytes(log["args"]["asset_id"]) for log in logs])
-        out = []
-        for log in logs:
-            a = log["args"]
-            key = bytes(a["asset_id"])
-            out.append(
-                StatusEvent(
-                    asset_id=asset_id if asset_id is not None else self._names.get(key, key_hex(key)),
-                    key=key_hex(key),
-                    status=Status(a["status"]),
-                    power_kw=w_to_kw(a["power_w"]),
-                    energy_kwh=wh_to_kwh(a["energy_wh"]),
-                    timestamp=int(a["timestamp"]),
-                    block=int(log["blockNumber"]),
-                    tx_hash=log["transactionHash"].to_0x_hex(),
-                    log_index=int(log["logIndex"]),
-                )
-            )
-        return out
-
-    def is_registrar(self, account: str) -> bool:
-        """Whether ``account`` holds SC1's registrar role."""
-        return bool(self.chain.call(self.registry.functions.is_registrar(_address(account, "account")), "is_registrar"))
-
-    def is_paused(self) -> bool:
-        """Whether SC1 (and therefore SC2) is paused."""
-        return bool(self.chain.call(self.registry.functions.paused(), "paused"))
-
-    # ------------------------------------------------------------------ site sync
-    def sync_site(self, site: Site, progress: Progress | None = None) -> dict[str, TxReceipt]:
-        """Make the chain match the site: idempotent.
-
-        Registers missing cabinets and assets, sets thresholds that differ, moves
-        assets whose cabinet or location differ and sets charge point prices that
-        differ. What SC1 cannot change (kind, rating, capacity of a registered asset;
-        a deactivated asset; a cabinet's location) is listed in
-        :attr:`last_sync_notes` instead.
-
-        Parameters
-        ----------
-        site : Site
-        progress : callable, optional
-            ``progress(done, total)`` after the plan is made and after each transaction.
-
-        Returns
-        -------
-        dict of str to TxReceipt
-            Receipt of the last transaction per human id (empty when in sync).
-        """
-        notes: list[str] = []
-        actions: list[tuple[str, Callable[[], TxReceipt]]] = []
-        on_cabs = self.get_cabinets([c.id for c in site.cabinets])
-        on_assets = self.get_assets([a.id for a in site.assets])
-        for c in site.cabinets:
-            on = on_cabs[c.id]
-            if on is None:
-                actions.append((c.id, lambda c=c: self.register_cabinet(c)))
-                continue
-            if kw_to_w(on.threshold_kw) != kw_to_w(c.threshold_kw, f"cabinets[{c.id}].threshold_kw"):
-                actions.append((c.id, lambda c=c: self.set_threshold(c.id, c.threshold_kw)))
-            if (deg_to_e6(on.lat, "lat", 90), deg_to_e6(on.lon, "lon", 180)) != (
-                deg_to_e6(c.lat, "lat", 90),
-                deg_to_e6(c.lon, "lon", 180),
-            ):
-                notes.append(f"{c.id}: cabinet location differs on chain (SC1 has no cabinet move)")
-        for a in site.assets:
-            on_a = on_assets[a.id]
-            if on_a is None:
-                actions.append((a.id, lambda a=a: self.register_asset(a)))
-                continue
-            if not on_a.active:
-                notes.append(f"{a.id}: deactivated on chain; not changed")
-                continue
-            if on_a.cabinet_key != key_hex(asset_key(a.cabinet)) or (
-                deg_to_e6(on_a.lat, "lat", 90),
-                deg_to_e6(on_a.lon, "lon", 180),
-            ) != (deg_to_e6(a.lat, f"assets[{a.id}].lat", 90), deg_to_e6(a.lon, f"assets[{a.id}].lon", 180)):
-                actions.append((a.id, lambda a=a: self.move_asset(a)))
-            if a.kind == AssetKind.CHARGE_POINT and price_to_milli(on_a.price_per_kwh) != price_to_milli(
-                a.price_per_kwh, f"assets[{a.id}].price_per_kwh"
-            ):
-                actions.append((a.id, lambda a=a: self.set_price(a.id, a.price_per_kwh)))
-            if on_a.kind != a.kind or kw_to_w(on_a.rated_kw) != kw_to_w(a.rated_kw) or (
-                a.kind == AssetKind.BATTERY and kwh_to_wh(on_a.capacity_kwh) != kwh_to_wh(a.capacity_kwh)
-            ):
-                notes.append(f"{a.id}: kind/rating/capacity differ on chain; SC1 keeps them as registered")
-        total = len(actions)
-        if progress is not None:
-            progress(0, total)
-        out: dict[str, TxReceipt] = {}
-        for done, (hid, act) in enumerate(actions, start=1):
-            out[hid] = act()
-            if progress is not None:
-                progress(done, total)
-        self.last_sync_notes = notes
-        return out
-
-    # ------------------------------------------------------------------ names from logs
-    def _remember(self, key: bytes, human: str, rc: TxReceipt) -> None:
-        with self._names_lock:
-            self._names[key] = human
-            self._registrations[key] = Registration(key_hex(key), rc.tx_hash, rc.block_number)
-
-    def _refresh_names(self, wanted: Sequence[bytes] | None = None) -> None:
-        """Scan registration logs since the last scan: key -> human id, tx, block.
-
-        Skipped when every key in ``wanted`` is already known.
-        """
-        with self._names_lock:
-            if wanted is not None and all(k in self._registrations for k in wanted):
-                return
-            latest = self.chain.block_number()
-            start = self._names_scanned_to + 1
-            if start > latest:
-                return
-            for event, key_arg in (
-                (self.registry.events.CabinetRegistered, "cabinet_id"),
-                (self.registry.events.AssetRegistered, "asset_id"),
-            ):
-                for log in self.chain.get_logs(event, from_block=start, to_block=latest):
-                    key = bytes(log["args"][key_arg])
-                    self._names[key] = str(log["args"]["name"])
-                    self._registrations[key] = Registration(
-                        key_hex(key), log["transactionHash"].to_0x_hex(), int(log["blockNumber"])
-                    )
-            self._names_scanned_to = latest
-
-
-def _name(human_id: str, field_name: str) -> str:
-    if not isinstance(human_id, str) or not human_id or len(human_id.encode()) > 64:
-        raise LedgerInputError(field_name, f"must be a non-empty id of at most 64 bytes, got {human_id!r}")
-    return human_id
-
-
-def _address(value: str, field_name: str) -> str:
-    from web3 import Web3
-
-    if not isinstance(value, str) or not Web3.is_address(value):
-        raise LedgerInputError(field_name, f"not an address: {value!r}")
-    return Web3.to_checksum_address(value)
-
-
-def _encode_report(report: StatusReport, path: str) -> tuple[bytes, int, int, int]:
-    """(key, status, power W, energy Wh) of a report, validated field by field."""
-    if not isinstance(report, StatusReport):
-        raise LedgerInputError(path, f"must be a StatusReport, got {type(report).__name__}")
-    try:
-        status = int(report.status)
-    except (TypeError, ValueError):
-        raise LedgerInputError(f"{path}.status", f"not a status: {report.status!r}") from None
-    if not 0 <= status <= 255:
-        raise LedgerInputError(f"{path}.status", f"must be 0..8, got {status}")
-    if not isinstance(report.asset_id, str) or not report.asset_id:
-        raise LedgerInputError(f"{path}.asset_id", f"must be a non-empty string, got {report.asset_id!r}")
-    return (
-        asset_key(report.asset_id),
-        status,
-        power_kw_to_w(report.power_kw, f"{path}.power_kw"),
-        kwh_to_wh(report.energy_kwh, f"{path}.energy_kwh"),
-    )

@@ -10,24 +10,16 @@
         Charge point: power drawn now / energy delivered in the current session.
         PV inverter: output now / energy produced today. Battery: power (+ charging,
         - discharging) / energy available. Other load: power / 0.
-@dev One storage word per asset:
-         bits   0..7    status (0..8)
-         bits   8..39   power [W] + 2**31 (biased signed 32-bit)
-         bits  40..103  energy [Wh]
-         bits 104..167  block timestamp [s]
-     Authorisation and bounds come from ONE static call to the registry per
-     transaction (`status_auth` / `status_auth_batch`), which returns the registry's
-     pause flag and each asset's packed hot word:
-         operator (bits 0..159) | kind (160..167) | active (168..175) | rated W (176..207)
-     plus the capacity [Wh] of batteries.
+@dev One storage word per asset (status, biased power, energy, block timestamp; layout
+     in `layout.vy`). Authorisation and bounds come from ONE static call to the registry
+     (`IAssetRegistry`, `interfaces/IAssetRegistry.vyi`) per transaction (`status_auth` /
+     `status_auth_batch`), which returns the registry's pause flag and each asset's
+     packed hot word (operator, kind, active, rated W) plus the capacity [Wh] of batteries.
 """
 
 
-interface IAssetRegistry:
-    def status_auth(asset_id: bytes32) -> (bool, uint256, uint64): view
-    def status_auth_batch(
-        asset_ids: DynArray[bytes32, 64]
-    ) -> (bool, DynArray[uint256, 64], DynArray[uint64, 64]): view
+import layout
+from interfaces import IAssetRegistry
 
 
 MAX_BATCH: public(constant(uint256)) = 64
@@ -36,17 +28,6 @@ MAX_PAGE: public(constant(uint256)) = 256
 _STATUS_MAX: constant(uint8) = 8
 _KIND_CHARGE_POINT: constant(uint8) = 1
 _KIND_BATTERY: constant(uint8) = 3
-_BIAS: constant(int256) = 2**31
-_MASK_8: constant(uint256) = 2**8 - 1
-_MASK_32: constant(uint256) = 2**32 - 1
-_MASK_64: constant(uint256) = 2**64 - 1
-_MASK_160: constant(uint256) = 2**160 - 1
-_SHIFT_KIND: constant(uint256) = 160
-_SHIFT_ACTIVE: constant(uint256) = 168
-_SHIFT_RATED: constant(uint256) = 176
-_SHIFT_POWER: constant(uint256) = 8
-_SHIFT_ENERGY: constant(uint256) = 40
-_SHIFT_TIME: constant(uint256) = 104
 # Statuses a PV inverter, battery or load may report: 0, 2, 7, 8 as a bit set.
 _NON_CP_STATUSES: constant(uint256) = (1 << 0) | (1 << 2) | (1 << 7) | (1 << 8)
 
@@ -171,13 +152,13 @@ def _check(hot: uint256, capacity_wh: uint64, status: uint8, power_w: int32, ene
     @dev Reverts unless `msg.sender` may post this status for the asset `hot` describes.
     """
     assert hot != 0, "board: unknown asset"
-    assert (hot >> _SHIFT_ACTIVE) & _MASK_8 != 0, "board: asset inactive"
-    assert msg.sender == convert(hot & _MASK_160, address), "board: caller is not the operator"
+    assert (hot >> layout.SHIFT_ACTIVE) & layout.MASK_8 != 0, "board: asset inactive"
+    assert msg.sender == convert(hot & layout.MASK_160, address), "board: caller is not the operator"
     assert status <= _STATUS_MAX, "board: status > 8"
-    kind: uint8 = convert((hot >> _SHIFT_KIND) & _MASK_8, uint8)
+    kind: uint8 = convert((hot >> layout.SHIFT_KIND) & layout.MASK_8, uint8)
     if kind != _KIND_CHARGE_POINT:
         assert (_NON_CP_STATUSES >> convert(status, uint256)) & 1 != 0, "board: status not allowed for this kind"
-    rated: int256 = convert((hot >> _SHIFT_RATED) & _MASK_32, int256)
+    rated: int256 = convert((hot >> layout.SHIFT_RATED) & layout.MASK_32, int256)
     power: int256 = convert(power_w, int256)
     if power < 0:
         assert kind == _KIND_BATTERY, "board: negative power"
@@ -195,9 +176,9 @@ def _store(asset_id: bytes32, status: uint8, power_w: int32, energy_wh: uint64):
     """
     self._status[asset_id] = (
         convert(status, uint256)
-        | (convert(convert(power_w, int256) + _BIAS, uint256) << _SHIFT_POWER)
-        | (convert(energy_wh, uint256) << _SHIFT_ENERGY)
-        | ((block.timestamp & _MASK_64) << _SHIFT_TIME)
+        | (convert(convert(power_w, int256) + layout.BIAS, uint256) << layout.SHIFT_POWER)
+        | (convert(energy_wh, uint256) << layout.SHIFT_ENERGY)
+        | ((block.timestamp & layout.MASK_64) << layout.SHIFT_TIME)
     )
     log StatusUpdated(asset_id=asset_id, status=status, power_w=power_w, energy_wh=energy_wh, timestamp=block.timestamp)
 
@@ -212,8 +193,8 @@ def _status_info(asset_id: bytes32) -> StatusInfo:
     if word == 0:
         return empty(StatusInfo)
     return StatusInfo(
-        status=convert(word & _MASK_8, uint8),
-        power_w=convert(convert((word >> _SHIFT_POWER) & _MASK_32, int256) - _BIAS, int32),
-        energy_wh=convert((word >> _SHIFT_ENERGY) & _MASK_64, uint64),
-        updated_at=(word >> _SHIFT_TIME) & _MASK_64,
+        status=convert(word & layout.MASK_8, uint8),
+        power_w=convert(convert((word >> layout.SHIFT_POWER) & layout.MASK_32, int256) - layout.BIAS, int32),
+        energy_wh=convert((word >> layout.SHIFT_ENERGY) & layout.MASK_64, uint64),
+        updated_at=(word >> layout.SHIFT_TIME) & layout.MASK_64,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.gas import BUDGETS, measure_gas
+from bench.gas_report import BUDGETS, measure_gas
 
 
 def test_gas_budgets(ledger):

@@ -6,7 +6,7 @@ import boa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.packing import HotWord, StatusWord, hot_capacity_field, pack_hot, pack_status, unpack_hot, unpack_status
+from tests.contracts.packing import HotWord, StatusWord, hot_capacity_field, pack_hot, pack_status, unpack_hot, unpack_status
 from tests.contracts.conftest import BATTERY, CP, key
 
 u32 = st.integers(0, 2**32 - 1)

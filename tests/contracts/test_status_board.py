@@ -5,7 +5,7 @@ from __future__ import annotations
 import boa
 import pytest
 
-from contracts.packing import StatusWord, pack_status
+from tests.contracts.packing import StatusWord, pack_status
 from tests.contracts.conftest import key
 
 
