@@ -1,0 +1,411 @@
+"""The ``ocpp`` charger port: :class:`OcppChargers`, the runtime's charge points over OCPP 1.6J.
+
+The central system (:mod:`gateway.ocpp16.csms`) runs on an asyncio event loop in a thread of
+its own; the control loop calls :meth:`read`, :meth:`events`, :meth:`apply` and :meth:`stop`
+from its thread, each a blocking call that hands a coroutine to that loop and waits for it.
+
+With ``simulate=True`` the same loop also runs the OCPP charge point simulator
+(:mod:`gateway.ocpp16.sim`) for all the site's charge points on loopback, on the caller's
+clock: :meth:`read` first moves every simulated charge point to ``now`` (each sends its
+MeterValues for ``now`` and waits for the central system's answer), so the readings are those
+of ``now``. :meth:`plug`, :meth:`unplug`, :meth:`fault` and :meth:`recover` drive the
+simulated cars as the runtime's own simulator does, and :meth:`disconnect` / :meth:`reconnect`
+/ :meth:`misbehave` exercise the OCPP-specific paths.
+
+Registered in :mod:`engine.runtime.ports` as ``"ocpp"``; see docs/ocpp.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Sequence
+from zoneinfo import ZoneInfo
+
+from engine.ledger import Status
+from engine.runtime.cars import Car
+from engine.runtime.ports import ChargerError, ChargerEvent, ChargerReading, Setpoint
+from engine.site import Site, load_site
+
+from .credentials import ensure_passwords, state_dir as _state_dir
+from .csms import CentralSystem
+from .sim import Simulator
+
+__all__ = ["OcppChargers", "Connection", "DEFAULT_PORT"]
+
+LOG = logging.getLogger("gateway.ocpp16.port")
+
+DEFAULT_PORT = 9000
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A charge point's link, for the cockpit.
+
+    Parameters
+    ----------
+    cp : str
+    connected : bool
+    last_message_age_s : float or None
+        Wall-clock seconds since its last message (None: never heard from).
+    status : Status
+    transaction : str or None
+    noncompliant : bool
+        It drew above its limit and has not complied since.
+    unit : str
+        The charging rate unit its profiles use (``W`` or ``A``).
+    """
+
+    cp: str
+    connected: bool
+    last_message_age_s: float | None
+    status: Status
+    transaction: str | None
+    noncompliant: bool
+    unit: str
+
+
+def _port_from_env() -> int:
+    raw = os.environ.get("EV_OCPP_PORT", "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    try:
+        p = int(raw)
+    except ValueError:
+        raise ChargerError("EV_OCPP_PORT", f"must be a port number, got {raw!r}") from None
+    if not 0 <= p <= 65535:
+        raise ChargerError("EV_OCPP_PORT", f"must be within 0..65535, got {p}")
+    return p
+
+
+class OcppChargers:
+    """The site's charge points behind an OCPP 1.6J central system (a ``ChargerPort``).
+
+    Parameters
+    ----------
+    site : Site or str
+        The site (or its JSON file); its charge points are the known charge point ids.
+    port : int or None
+        Where the central system listens; default ``$EV_OCPP_PORT`` or 9000; 0 picks a free
+        port (see :attr:`port`).
+    host : str
+        Listening address (default loopback; ``0.0.0.0`` for real charge points on a LAN).
+    state_dir : str or Path or None
+        State folder (passwords, open transactions); default ``$EV_STATE_DIR`` or ``./state``.
+    simulate : bool
+        Also run simulated OCPP charge points for all the site's charge points on loopback.
+    clock : callable or None
+        Site time now; default the wall clock in the site's time zone. A headless day passes
+        its stepped clock.
+    units : dict or None
+        Per charge point ``"W"`` or ``"A"`` for its profiles (default: what it declares).
+    sim_units : dict or None
+        (simulate) The rate units each simulated charge point declares (``W``, ``A``, ``WA``).
+    voltage_v : float or None
+        Supply voltage for profiles in amperes [V]; default the site's ``voltage_v`` or 230.
+    phases : int
+    timeout_s : float
+        Longest wait for the event loop or a charge point's answer [s].
+    heartbeat_s : int
+        Heartbeat interval given to charge points at boot [s].
+    """
+
+    def __init__(
+        self,
+        site: Site | str | os.PathLike[str],
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        state_dir: str | os.PathLike[str] | None = None,
+        simulate: bool = False,
+        clock: Callable[[], datetime] | None = None,
+        units: dict[str, str] | None = None,
+        sim_units: dict[str, str] | None = None,
+        voltage_v: float | None = None,
+        phases: int = 1,
+        timeout_s: float = 30.0,
+        heartbeat_s: int = 300,
+        **_ignored: Any,
+    ):
+        if not isinstance(site, Site):
+            site = load_site(site)
+        if _ignored:
+            LOG.info("OcppChargers: ignoring %s", ", ".join(sorted(_ignored)))
+        self.site = site
+        tz = ZoneInfo(site.timezone)
+        self.clock = clock or (lambda: datetime.now(tz))
+        self.cp_ids = [a.id for a in site.charge_points]
+        for cp, u in (units or {}).items():
+            if cp not in self.cp_ids:
+                raise ChargerError("units", f"unknown charge point {cp!r}")
+            if u not in ("W", "A"):
+                raise ChargerError(f"units[{cp}]", f"must be W or A, got {u!r}")
+        self.state_dir = _state_dir(state_dir)
+        self.passwords = ensure_passwords(self.cp_ids, self.state_dir)
+        self.host = host
+        self.simulate = simulate
+        self.timeout_s = timeout_s
+        volts = float(voltage_v or site.extra.get("voltage_v") or 230.0)
+        self._events: list[ChargerEvent] = []
+        self._events_lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="ocpp-csms", daemon=True)
+        self._thread.start()
+        self._closed = False
+        self.csms = CentralSystem(
+            self.cp_ids,
+            self.passwords,
+            clock=self.clock,
+            emit=self._emit,
+            host=host,
+            port=_port_from_env() if port is None else int(port),
+            units=units,
+            voltage_v=volts,
+            phases=phases,
+            heartbeat_s=heartbeat_s,
+            response_timeout=timeout_s,
+            # simulated charge points live and die with this process: nothing to resume
+            state_file=None if simulate else self.state_dir / "ocpp" / "transactions.json",
+        )
+        self.sim: Simulator | None = None
+        try:
+            self._run(self.csms.start())
+            if simulate:
+                self.sim = Simulator(
+                    site,
+                    f"ws://127.0.0.1:{self.csms.port}" if host in ("0.0.0.0", "127.0.0.1", "") else f"ws://{host}:{self.csms.port}",
+                    self.passwords,
+                    clock=self.clock,
+                    units=sim_units,
+                    voltage_v=volts,
+                    phases=phases,
+                    response_timeout=timeout_s,
+                    validate=False,  # the central system validates every frame
+                )
+                self._run(self._start_sim())
+        except BaseException:
+            self.close()
+            raise
+
+    async def _start_sim(self) -> None:
+        assert self.sim is not None
+        await self.sim.start(timeout=max(self.timeout_s, 60.0))
+        await self._settle()
+
+    # -- plumbing -------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The port the central system listens on."""
+        return self.csms.port
+
+    @property
+    def url(self) -> str:
+        """Where charge points connect (append ``/<charge point id>``)."""
+        return f"ws://{self.host}:{self.port}"
+
+    def _emit(self, ev: ChargerEvent) -> None:
+        with self._events_lock:
+            self._events.append(ev)
+
+    def _run(self, coro, timeout: float | None = None) -> Any:
+        if self._closed:
+            coro.close()
+            raise ChargerError("chargers", "the OCPP port is closed")
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return fut.result(timeout if timeout is not None else self.timeout_s * 4)
+        except TimeoutError:
+            fut.cancel()
+            self.csms.errors += 1
+            raise
+
+    async def _settle(self) -> None:
+        for _ in range(5):  # follow-ups may start follow-ups (status after a profile ...)
+            if self.sim is not None:
+                await self.sim.settle()
+            await self.csms.settle()
+            await asyncio.sleep(0)
+
+    # -- ChargerPort -------------------------------------------------------------------------------
+    def read(self, now: datetime) -> dict[str, ChargerReading]:
+        """Every charge point's last measurement; simulated ones are first moved to ``now``."""
+        if self.sim is not None:
+            self._run(self._advance(now))
+        return self._run(self._snapshot())
+
+    async def _advance(self, now: datetime) -> None:
+        assert self.sim is not None
+        await self.sim.advance_all(now)
+        await self._settle()
+
+    async def _snapshot(self) -> dict[str, ChargerReading]:
+        out = {}
+        for cp, st in self.csms.states.items():
+            out[cp] = ChargerReading(
+                cp=cp,
+                status=st.status,
+                power_kw=st.power_kw if st.tx_id is not None else 0.0,
+                energy_kwh=st.energy_kwh,
+                meter_kwh=st.register_kwh,
+                soc_pct=st.soc_pct if st.tx_id is not None else None,
+                transaction=st.session if st.tx_id is not None else None,
+                at=st.meter_at,
+            )
+        return out
+
+    def events(self) -> list[ChargerEvent]:
+        """Events since the last call, oldest first."""
+        with self._events_lock:
+            out, self._events = self._events, []
+        return out
+
+    def apply(self, setpoints: Sequence[Setpoint]) -> None:
+        """Send each changed plan as a TxProfile (kept for a charge point without a car)."""
+        for sp in setpoints:
+            if sp.cp not in self.csms.states:
+                raise ChargerError("cp", f"unknown charge point {sp.cp!r}")
+        self._run(self._apply(list(setpoints)))
+
+    async def _apply(self, setpoints: list[Setpoint]) -> None:
+        await self.csms.apply(setpoints)
+        await self._settle()
+
+    def stop(self, cp: str) -> None:
+        """RemoteStopTransaction at ``cp`` (waits for its StopTransaction when simulated)."""
+        self._check(cp)
+        self._run(self._stop(cp))
+
+    async def _stop(self, cp: str) -> None:
+        await self.csms.remote_stop(cp, wait_s=self.timeout_s if self.sim is not None else 0.0)
+        await self._settle()
+
+    def close(self) -> None:
+        """Stop the simulator and the central system, and the loop's thread."""
+        if self._closed:
+            return
+        try:
+            if self._loop.is_running():
+                fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+                try:
+                    fut.result(10)
+                except Exception as exc:  # closing anyway
+                    LOG.warning("closing the OCPP port: %r", exc)
+        finally:
+            self._closed = True
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            if not self._loop.is_running():
+                self._loop.close()
+
+    async def _shutdown(self) -> None:
+        if self.sim is not None:
+            await self.sim.stop()
+        await self.csms.stop()
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in rest:
+            t.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
+    def __enter__(self) -> "OcppChargers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- more commands ------------------------------------------------------------------------------
+    def _check(self, cp: str) -> None:
+        if cp not in self.csms.states:
+            raise ChargerError("cp", f"unknown charge point {cp!r}")
+
+    def clear_profile(self, cp: str) -> bool:
+        """ClearChargingProfile at ``cp`` (the charge point falls back to its defaults)."""
+        self._check(cp)
+        return self._run(self.csms.clear_profile(cp))
+
+    def remote_start(self, cp: str, id_tag: str, session: str | None = None) -> bool:
+        """RemoteStartTransaction at ``cp``; ``session`` names the transaction it starts."""
+        self._check(cp)
+        return self._run(self.csms.remote_start(cp, id_tag, session))
+
+    def set_available(self, cp: str, available: bool) -> str | None:
+        """ChangeAvailability (Operative / Inoperative); the charge point's answer."""
+        self._check(cp)
+        return self._run(self.csms.change_availability(cp, available))
+
+    # -- for the cockpit and the JSON summary -------------------------------------------------------
+    @property
+    def ocpp_messages(self) -> int:
+        """Frames the central system sent and received."""
+        return self.csms.messages
+
+    @property
+    def ocpp_errors(self) -> int:
+        """CallErrors sent or received, unanswered calls and failed requests."""
+        return self.csms.errors
+
+    def connections(self) -> dict[str, Connection]:
+        """Each charge point's link state and last message age."""
+        now = time.time()
+        return {
+            cp: Connection(
+                cp=cp,
+                connected=st.connected,
+                last_message_age_s=None if st.last_message_wall is None else max(0.0, now - st.last_message_wall),
+                status=st.status,
+                transaction=st.session if st.tx_id is not None else None,
+                noncompliant=st.noncompliant,
+                unit=self.csms.unit_of(st),
+            )
+            for cp, st in self.csms.states.items()
+        }
+
+    # -- the simulated charge points (simulate=True) -------------------------------------------------
+    def _sim_cp(self, cp: str):
+        if self.sim is None:
+            raise ChargerError("simulate", "plug/unplug/fault need OcppChargers(simulate=True)")
+        self._check(cp)
+        return self.sim.cps[cp]
+
+    def plug(self, cp: str, car: Car, at: datetime) -> None:
+        """A car arrives at ``cp`` at ``at``; its transaction is named ``car.id``."""
+        scp = self._sim_cp(cp)
+        self.csms.session_hint[cp] = car.id
+        self._run(self._then_settle(scp.plug(car, at)))
+
+    def unplug(self, cp: str, at: datetime) -> None:
+        """The car at ``cp`` leaves at ``at``."""
+        self._run(self._then_settle(self._sim_cp(cp).unplug(at)))
+
+    def fault(self, cp: str, at: datetime) -> None:
+        """``cp`` reports a fault at ``at`` (stops charging, keeps its transaction)."""
+        self._run(self._then_settle(self._sim_cp(cp).fault(at)))
+
+    def recover(self, cp: str, at: datetime) -> None:
+        """``cp``'s fault clears at ``at``."""
+        self._run(self._then_settle(self._sim_cp(cp).recover(at)))
+
+    def disconnect(self, cp: str) -> None:
+        """Drop ``cp``'s WebSocket (it keeps charging under its profile, queueing messages)."""
+        self._sim_cp(cp)
+        self._run(self._then_settle(self.sim.set_online(cp, False)))
+
+    def reconnect(self, cp: str) -> None:
+        """``cp`` reconnects (the central system triggers a status, meter values, its profile)."""
+        self._sim_cp(cp)
+        self._run(self._then_settle(self.sim.set_online(cp, True)))
+
+    def misbehave(self, cp: str, on: bool = True) -> None:
+        """``cp`` ignores (True) or follows again (False) its charging profile."""
+        scp = self._sim_cp(cp)
+        self._loop.call_soon_threadsafe(setattr, scp, "ignore_profile", bool(on))
+        self._run(asyncio.sleep(0))
+
+    async def _then_settle(self, coro) -> None:
+        await coro
+        await self._settle()
