@@ -114,6 +114,7 @@ class CpState:
     profile_rejected: int = 0
     noncompliant: bool = False
     conn: "CsmsChargePoint | None" = None
+    config_task: asyncio.Task | None = None  # reading its configuration after boot
 
     @property
     def energy_kwh(self) -> float:
@@ -169,7 +170,7 @@ class CsmsChargePoint(_OcppChargePoint):
 
     @after(Action.boot_notification)
     def after_boot_notification(self, **kwargs):
-        self.central.spawn(self.central.after_boot(self.state))
+        self.state.config_task = self.central.spawn(self.central.after_boot(self.state))
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **kwargs):
@@ -641,6 +642,8 @@ class CentralSystem:
         sp = st.setpoint
         if sp is None or st.tx_id is None or st.conn is None:
             return None
+        if st.config_task is not None and not st.config_task.done():
+            await asyncio.wait([st.config_task], timeout=self.response_timeout)  # its unit first
         now = self.clock()
         new = segments_from(self._effective(st, sp), now)
         if not force and st.sent and segments_from(st.sent, now) == new:

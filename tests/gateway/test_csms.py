@@ -1,0 +1,250 @@
+"""The central system on the wire: who may connect, and its handlers against the 1.6J schemas.
+
+A raw WebSocket client plays the charge point, so every frame is the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import stat
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from engine.ledger import Status
+from engine.runtime.ports import ChargerError, EventKind, Setpoint, make_chargers
+from engine.site import load_site
+from gateway.ocpp16.credentials import load_passwords, passwords_path
+from gateway.ocpp16.port import OcppChargers
+
+SITE = load_site("data/site.json")
+CP = SITE.charge_points[0].id
+
+
+@pytest.fixture()
+def port(tmp_path):
+    p = OcppChargers(SITE, port=0, state_dir=tmp_path, timeout_s=5.0)
+    yield p
+    p.close()
+
+
+def _auth(cp: str, pw: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{cp}:{pw}".encode()).decode()}
+
+
+class RawCp:
+    """A hand-driven charge point: send a frame, read the answer."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.n = 0
+
+    async def call(self, action: str, payload: dict) -> list:
+        self.n += 1
+        uid = f"m{self.n}"
+        await self.ws.send(json.dumps([2, uid, action, payload]))
+        while True:
+            msg = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
+            if msg[0] == 2:  # a call from the central system: answer it plainly
+                await self.ws.send(json.dumps([3, msg[1], self.answer(msg[2], msg[3])]))
+                continue
+            assert msg[1] == uid
+            return msg
+
+    def answer(self, action: str, payload: dict) -> dict:
+        if action == "GetConfiguration":
+            return {"configurationKey": [{"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": "Current"}]}
+        if action == "SetChargingProfile":
+            self.profile = payload
+            return {"status": "Accepted"}
+        if action == "TriggerMessage":
+            return {"status": "Accepted"}
+        return {}
+
+
+def _run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def test_unknown_charge_point_is_refused(port):
+    async def go():
+        with pytest.raises(InvalidStatus) as err:
+            async with connect(f"{port.url}/NOPE-1", subprotocols=["ocpp1.6"], additional_headers=_auth("NOPE-1", "x")):
+                pass
+        return err.value.response.status_code
+
+    assert _run(go()) == 404
+    assert port.csms.refused == 1
+
+
+@pytest.mark.parametrize("headers", [{}, "wrong", "other-user"])
+def test_bad_credentials_get_401(port, headers):
+    if headers == "wrong":
+        headers = _auth(CP, "not-the-password")
+    elif headers == "other-user":
+        other = SITE.charge_points[1].id
+        headers = _auth(other, port.passwords[other])  # a valid pair, but not this charge point's
+
+    async def go():
+        with pytest.raises(InvalidStatus) as err:
+            async with connect(f"{port.url}/{CP}", subprotocols=["ocpp1.6"], additional_headers=headers):
+                pass
+        return err.value.response
+
+    resp = _run(go())
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"].startswith("Basic")
+    assert not port.connections()[CP].connected
+
+
+def test_passwords_are_generated_once_in_the_state_folder(tmp_path):
+    p1 = OcppChargers(SITE, port=0, state_dir=tmp_path)
+    p1.close()
+    f = passwords_path(tmp_path)
+    assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+    first = load_passwords(tmp_path)
+    assert set(first) == {a.id for a in SITE.charge_points}
+    assert all(len(pw) == 32 for pw in first.values())
+    p2 = OcppChargers(SITE, port=0, state_dir=tmp_path)
+    p2.close()
+    assert load_passwords(tmp_path) == first
+
+
+def test_without_the_ocpp_subprotocol_the_handshake_fails(port):
+    async def go():
+        with pytest.raises(InvalidStatus) as err:
+            async with connect(f"{port.url}/{CP}", additional_headers=_auth(CP, port.passwords[CP])):
+                pass
+        return err.value.response.status_code
+
+    assert _run(go()) == 400
+    assert not port.connections()[CP].connected
+
+
+def test_a_session_frame_by_frame(port):
+    """Boot, status, authorize, start, meter values (kWh and kW units), profile in A, stop."""
+    pw = port.passwords[CP]
+
+    async def go():
+        async with connect(f"{port.url}/{CP}", subprotocols=["ocpp1.6"], additional_headers=_auth(CP, pw)) as ws:
+            assert ws.subprotocol == "ocpp1.6"
+            cp = RawCp(ws)
+            boot = await cp.call("BootNotification", {"chargePointVendor": "raw", "chargePointModel": "t"})
+            assert boot[0] == 3 and boot[2]["status"] == "Accepted" and boot[2]["interval"] == 300
+            assert (await cp.call("Heartbeat", {}))[2]["currentTime"].endswith("Z")
+            await cp.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"})
+            auth = await cp.call("Authorize", {"idTag": "TAG1"})
+            assert auth[2]["idTagInfo"]["status"] == "Accepted"
+            await asyncio.sleep(0.2)  # let the central system read the configuration (unit: Current)
+            start = await cp.call(
+                "StartTransaction", {"connectorId": 1, "idTag": "TAG1", "meterStart": 1000, "timestamp": "2026-03-02T16:00:00Z"}
+            )
+            tx = start[2]["transactionId"]
+            # a plan arrives: the central system sends it in amperes, as the charge point declared
+            applying = asyncio.ensure_future(asyncio.to_thread(port.apply, [Setpoint(CP, 4.16, port.clock(), 5.0, (4.16,))]))
+            await asyncio.sleep(0.1)
+            # the next call reads (and answers) the SetChargingProfile waiting on the socket
+            await cp.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Charging"})
+            await applying
+            mv = {
+                "connectorId": 1,
+                "transactionId": tx,
+                "meterValue": [
+                    {
+                        "timestamp": "2026-03-02T16:05:00Z",
+                        "sampledValue": [
+                            {"value": "1.5", "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
+                            {"value": "4.1", "measurand": "Power.Active.Import", "unit": "kW"},
+                            {"value": "55", "measurand": "SoC", "unit": "Percent", "location": "EV"},
+                        ],
+                    }
+                ],
+            }
+            assert (await cp.call("MeterValues", mv))[0] == 3
+            reading = (await asyncio.to_thread(port.read, port.clock()))[CP]
+            stop = await cp.call(
+                "StopTransaction", {"transactionId": tx, "meterStop": 2250, "timestamp": "2026-03-02T16:10:00Z", "reason": "EVDisconnected"}
+            )
+            assert stop[0] == 3
+            return tx, cp.profile, reading
+
+    tx, profile, reading = _run(go())
+    sched = profile["csChargingProfiles"]["chargingSchedule"]
+    assert sched["chargingRateUnit"] == "A"
+    assert sched["chargingSchedulePeriod"][0]["limit"] == 20.0  # 4160 W / 208 V
+    assert profile["csChargingProfiles"]["transactionId"] == tx
+    assert reading.status == Status.CHARGING
+    assert reading.energy_kwh == pytest.approx(0.5) and reading.meter_kwh == pytest.approx(1.5)
+    assert reading.power_kw == pytest.approx(4.1) and reading.soc_pct == 55.0
+    assert reading.transaction == f"ocpp-{tx}"
+    evs = port.events()
+    kinds = [e.kind for e in evs]
+    assert kinds == [EventKind.CONNECTED, EventKind.PLUGGED, EventKind.UNPLUGGED, EventKind.DISCONNECTED]
+    assert evs[2].detail["energy_kwh"] == pytest.approx(1.25) and evs[2].detail["reason"] == "EVDisconnected"
+    assert evs[1].at.isoformat() == "2026-03-02T08:00:00-08:00"  # site time
+    assert port.ocpp_errors == 0
+    assert port.read(port.clock())[CP].transaction is None
+
+
+def test_invalid_messages_get_call_errors_and_are_counted(port):
+    """The ocpp package validates against the 1.6J schemas: a bad frame is answered, not obeyed."""
+    pw = port.passwords[CP]
+
+    async def go():
+        async with connect(f"{port.url}/{CP}", subprotocols=["ocpp1.6"], additional_headers=_auth(CP, pw)) as ws:
+            cp = RawCp(ws)
+            no_vendor = await cp.call("BootNotification", {"chargePointModel": "t"})
+            bad_status = await cp.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"})
+            unknown = await cp.call("FlyToTheMoon", {})
+            return no_vendor, bad_status, unknown
+
+    no_vendor, bad_status, unknown = _run(go())
+    assert no_vendor[0] == 4 and no_vendor[2] == "ProtocolError"  # a required field is missing
+    assert bad_status[0] == 4 and bad_status[2] == "FormatViolation"  # not one of the 1.6 statuses
+    assert unknown[0] == 4 and unknown[2] == "NotSupported"
+    assert port.ocpp_errors == 3
+    assert port.read(port.clock())[CP].status == Status.UNAVAILABLE  # never reported a valid status
+
+
+def test_make_chargers_finds_the_ocpp_port(tmp_path):
+    p = make_chargers("ocpp", site=SITE, port=0, state_dir=tmp_path)
+    try:
+        assert isinstance(p, OcppChargers)
+        with pytest.raises(ChargerError) as err:
+            p.apply([Setpoint("NOPE", 1.0, p.clock(), 5.0)])
+        assert str(err.value).startswith("cp:")
+        with pytest.raises(ChargerError) as err:
+            p.plug(CP, None, p.clock())  # type: ignore[arg-type]
+        assert str(err.value).startswith("simulate:")
+        conns = p.connections()
+        assert set(conns) == {a.id for a in SITE.charge_points}
+        assert not conns[CP].connected and conns[CP].last_message_age_s is None
+    finally:
+        p.close()
+
+
+def test_bad_ocpp_port_setting_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("EV_OCPP_PORT", "nine thousand")
+    with pytest.raises(ChargerError) as err:
+        OcppChargers(SITE, state_dir=tmp_path)
+    assert str(err.value).startswith("EV_OCPP_PORT:")
+
+
+def test_last_message_age_grows(port):
+    pw = port.passwords[CP]
+
+    async def go():
+        async with connect(f"{port.url}/{CP}", subprotocols=["ocpp1.6"], additional_headers=_auth(CP, pw)) as ws:
+            cp = RawCp(ws)
+            await cp.call("Heartbeat", {})
+            c1 = port.connections()[CP]
+            await asyncio.sleep(0.3)
+            return c1, port.connections()[CP]
+
+    c1, c2 = _run(go())
+    assert c1.connected and c2.connected
+    assert c2.last_message_age_s >= c1.last_message_age_s + 0.25
