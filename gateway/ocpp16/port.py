@@ -239,6 +239,10 @@ class OcppChargers:
             self._run(self._advance(now))
         return self._run(self._snapshot())
 
+    def latest(self) -> dict[str, ChargerReading]:
+        """What the central system last heard from each charge point (no simulated step)."""
+        return self._run(self._snapshot())
+
     async def _advance(self, now: datetime) -> None:
         assert self.sim is not None
         await self.sim.advance_all(now)

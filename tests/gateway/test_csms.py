@@ -55,6 +55,16 @@ class RawCp:
             assert msg[1] == uid
             return msg
 
+    async def calls_from_csms(self, n: int) -> list[tuple[str, dict]]:
+        """Answer the next ``n`` calls of the central system; their actions and payloads."""
+        got = []
+        while len(got) < n:
+            msg = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
+            assert msg[0] == 2, msg
+            got.append((msg[2], msg[3]))
+            await self.ws.send(json.dumps([3, msg[1], self.answer(msg[2], msg[3])]))
+        return got
+
     def answer(self, action: str, payload: dict) -> dict:
         if action == "GetConfiguration":
             return {"configurationKey": [{"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": "Current"}]}
@@ -248,3 +258,39 @@ def test_last_message_age_grows(port):
     c1, c2 = _run(go())
     assert c1.connected and c2.connected
     assert c2.last_message_age_s >= c1.last_message_age_s + 0.25
+
+
+def test_a_reconnecting_charge_point_is_asked_for_news_and_gets_its_plan_again(port):
+    pw = port.passwords[CP]
+    url = f"{port.url}/{CP}"
+
+    async def go():
+        async with connect(url, subprotocols=["ocpp1.6"], additional_headers=_auth(CP, pw)) as ws:
+            cp = RawCp(ws)
+            await cp.call("BootNotification", {"chargePointVendor": "raw", "chargePointModel": "t"})
+            await cp.calls_from_csms(1)  # GetConfiguration after boot
+            start = await cp.call(
+                "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-03-02T16:00:00Z"}
+            )
+            tx = start[2]["transactionId"]
+            applying = asyncio.ensure_future(asyncio.to_thread(port.apply, [Setpoint(CP, 4.16, port.clock(), 5.0, (4.16,))]))
+            first = await cp.calls_from_csms(1)
+            await applying
+        # the connection drops; the charge point comes back without rebooting
+        async with connect(url, subprotocols=["ocpp1.6"], additional_headers=_auth(CP, pw)) as ws:
+            cp = RawCp(ws)
+            again = await cp.calls_from_csms(3)
+            await cp.call("Heartbeat", {})
+        return tx, first, again
+
+    tx, first, again = _run(go())
+    assert first[0][0] == "SetChargingProfile"
+    assert [a for a, _ in again] == ["TriggerMessage", "TriggerMessage", "SetChargingProfile"]
+    assert again[0][1] == {"requestedMessage": "StatusNotification", "connectorId": 1}
+    assert again[1][1] == {"requestedMessage": "MeterValues", "connectorId": 1}
+    assert again[2][1]["csChargingProfiles"]["transactionId"] == tx
+    assert again[2][1]["csChargingProfiles"]["chargingSchedule"] == first[0][1]["csChargingProfiles"]["chargingSchedule"]
+    evs = port.events()
+    assert [e.kind for e in evs] == ["connected", "plugged", "disconnected", "connected", "disconnected"]
+    assert evs[3].detail["reconnect"] is True and evs[3].transaction == evs[1].transaction
+    assert port.read(port.clock())[CP].transaction == evs[1].transaction  # still open

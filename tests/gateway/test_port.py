@@ -132,6 +132,8 @@ def test_reconnect_resumes_the_transaction(sim):
     assert _kinds(ev) == [(EventKind.CONNECTED, CP)] and ev[0].detail["reconnect"] is True
     assert ev[0].transaction == "sess-r"
     # the triggered MeterValues bring the energy charged while offline (2 kW kept for 10 min)
+    r2 = sim.latest()[CP]  # before any further step
+    assert r2.at == sim.tclock.t and r2.energy_kwh == pytest.approx(3 * 2.0 / 12, abs=1e-4)
     r2 = sim.read(sim.tclock.t)[CP]
     assert r2.transaction == "sess-r" and r2.at == sim.tclock.t
     assert r2.energy_kwh == pytest.approx(3 * 2.0 / 12, abs=1e-4)
