@@ -55,9 +55,9 @@ from engine.files import atomic_write_text
 from engine.ledger import Status
 from engine.runtime.ports import ChargerEvent, EventKind, Setpoint
 
-from .profiles import ProfileLimit, Segment, iso, parse_time, segments_from, segments_of, tx_profile
+from .profiles import ProfileLimit, Segment, iso, to_unit, parse_time, segments_from, segments_of, tx_profile
 
-__all__ = ["CentralSystem", "CpState", "STATUS_OF", "SUBPROTOCOL"]
+__all__ = ["CentralSystem", "CpState", "STATUS_OF", "SUBPROTOCOL", "REASON_OF"]
 
 LOG = logging.getLogger("gateway.ocpp16.csms")
 
@@ -67,6 +67,11 @@ LOG = logging.getLogger("gateway.ocpp16.csms")
 ocpp.messages.ASYNC_VALIDATION = False
 
 SUBPROTOCOL = "ocpp1.6"
+
+DEFAULT_PROFILE_ID = 100_000  # the TxDefaultProfile's chargingProfileId (TxProfiles count from 1)
+
+#: StopTransaction reasons in the runtime's words (``ChargerEvent.detail["reason"]``)
+REASON_OF = {"EVDisconnected": "left", "Remote": "stopped", "Local": "stopped"}
 
 STATUS_OF = {
     "Available": Status.AVAILABLE,
@@ -248,6 +253,9 @@ class CentralSystem:
         Site time now (aware datetime).
     emit : callable
         Receives each :class:`ChargerEvent`.
+    amend : callable or None
+        ``amend(cp, session, detail)``: news for a PLUGGED event already emitted (the SoC
+        that comes with the transaction's first meter values).
     host, port : str, int
         Where to listen (port 0: any free port, see :attr:`port`).
     units : dict
@@ -268,6 +276,9 @@ class CentralSystem:
         Where the open transactions and the next transaction id are kept.
     compression : "deflate" or None
         Offer permessage-deflate (a charge point may decline it).
+    default_kw : float or None
+        Sent at boot as a TxDefaultProfile: what a transaction may draw before its first plan
+        [kW] (0: nothing until planned, as the runtime's simulator does); None: send none.
     """
 
     def __init__(
@@ -277,6 +288,7 @@ class CentralSystem:
         *,
         clock: Callable[[], datetime],
         emit: Callable[[ChargerEvent], None],
+        amend: Callable[[str, str, dict[str, Any]], None] | None = None,
         host: str = "127.0.0.1",
         port: int = 9000,
         units: dict[str, str] | None = None,
@@ -290,8 +302,10 @@ class CentralSystem:
         grace_s: float = 60.0,
         state_file: Path | None = None,
         compression: str | None = "deflate",
+        default_kw: float | None = 0.0,
     ):
         self.compression = compression
+        self.default_kw = default_kw
         self.states = {cp: CpState(cp) for cp in cp_ids}
         for cp, u in (units or {}).items():
             if cp in self.states:
@@ -300,6 +314,7 @@ class CentralSystem:
         self.passwords = dict(passwords)
         self.clock = clock
         self.emit = emit
+        self.amend = amend
         self.host = host
         self.port = port
         self.default_unit = default_unit
@@ -455,6 +470,30 @@ class CentralSystem:
     async def after_boot(self, st: CpState) -> None:
         if not st.unit_fixed or st.max_periods is None:
             await self._read_configuration(st)
+        if self.default_kw is not None:
+            await self.send_default_profile(st)
+
+    async def send_default_profile(self, st: CpState) -> bool:
+        """TxDefaultProfile: what a new transaction may draw until its plan arrives."""
+        unit = self.unit_of(st)
+        profile = {
+            "chargingProfileId": DEFAULT_PROFILE_ID,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": unit,
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": to_unit(self.default_kw or 0.0, unit, voltage_v=self.voltage_v, phases=self.phases)}
+                ],
+            },
+        }
+        res = await self.request(st, call.SetChargingProfile(connector_id=0, cs_charging_profiles=profile))
+        ok = res is not None and res.status == ChargingProfileStatus.accepted
+        if not ok:
+            st.profile_rejected += 1
+            LOG.warning("%s: TxDefaultProfile %s", st.id, getattr(res, "status", "failed"))
+        return ok
 
     async def _read_configuration(self, st: CpState) -> None:
         keys = ["ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods"]
@@ -543,7 +582,7 @@ class CentralSystem:
                 st.id,
                 at,
                 st.session,
-                {"ocpp_transaction_id": tx, "id_tag": id_tag, "meter_start_kwh": st.meter_start_kwh},
+                {"ocpp_transaction_id": tx, "id_tag": id_tag, "meter_start_kwh": st.meter_start_kwh, "soc_pct": None},
             )
         )
         return tx
@@ -561,6 +600,7 @@ class CentralSystem:
         st.power_kw = 0.0
         st.meter_at = at
         st.sent = ()
+        st.setpoint = None  # that car's plan; the next car gets its own
         if st.noncompliant:
             st.noncompliant = False
         self._save_transactions()
@@ -570,7 +610,12 @@ class CentralSystem:
                 st.id,
                 at,
                 session,
-                {"reason": reason or "Local", "energy_kwh": energy, "ocpp_transaction_id": transaction_id},
+                {
+                    "reason": REASON_OF.get(reason or "Local", (reason or "").lower()),
+                    "ocpp_reason": reason or "Local",
+                    "energy_kwh": energy,
+                    "ocpp_transaction_id": transaction_id,
+                },
             )
         )
         w = self.tx_waiters.pop(st.id, None)
@@ -590,7 +635,10 @@ class CentralSystem:
         if "power_kw" in v:
             st.power_kw = v["power_kw"]
         if "soc_pct" in v:
+            first = st.soc_pct is None
             st.soc_pct = v["soc_pct"]
+            if first and st.session is not None and self.amend is not None:
+                self.amend(st.id, st.session, {"soc_pct": st.soc_pct})
         self._judge(st, at)
 
     def _judge(self, st: CpState, at: datetime) -> None:

@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from engine.ledger import Status
 from engine.runtime.cars import Car
-from engine.runtime.ports import ChargerError, ChargerEvent, ChargerReading, Setpoint
+from engine.runtime.ports import ChargerError, ChargerEvent, ChargerReading, EventKind, Setpoint
 from engine.site import Site, load_site
 
 from .credentials import ensure_passwords, state_dir as _state_dir
@@ -114,6 +114,11 @@ class OcppChargers:
         Longest wait for the event loop or a charge point's answer [s].
     heartbeat_s : int
         Heartbeat interval given to charge points at boot [s].
+    default_kw : float or None
+        TxDefaultProfile sent at boot: what a new transaction may draw until its first plan
+        [kW]; 0 (default) as the runtime's simulator; None sends none.
+    **_ignored
+        Options of other charger ports (e.g. the simulator's ``state``, ``seed``) are ignored.
     """
 
     def __init__(
@@ -131,6 +136,7 @@ class OcppChargers:
         phases: int = 1,
         timeout_s: float = 30.0,
         heartbeat_s: int = 300,
+        default_kw: float | None = 0.0,
         **_ignored: Any,
     ):
         if not isinstance(site, Site):
@@ -163,6 +169,8 @@ class OcppChargers:
             self.passwords,
             clock=self.clock,
             emit=self._emit,
+            amend=self._amend,
+            default_kw=default_kw,
             host=host,
             port=_port_from_env() if port is None else int(port),
             units=units,
@@ -212,6 +220,13 @@ class OcppChargers:
     def _emit(self, ev: ChargerEvent) -> None:
         with self._events_lock:
             self._events.append(ev)
+
+    def _amend(self, cp: str, session: str, detail: dict[str, Any]) -> None:
+        """Add ``detail`` to the PLUGGED event of ``session`` if it has not been drained yet."""
+        with self._events_lock:
+            for i, ev in enumerate(self._events):
+                if ev.kind == EventKind.PLUGGED and ev.cp == cp and ev.transaction == session:
+                    self._events[i] = replace(ev, detail={**ev.detail, **detail})
 
     def _run(self, coro, timeout: float | None = None) -> Any:
         if self._closed:
@@ -281,8 +296,16 @@ class OcppChargers:
         await self._settle()
 
     def stop(self, cp: str) -> None:
-        """RemoteStopTransaction at ``cp`` (waits for its StopTransaction when simulated)."""
+        """RemoteStopTransaction at ``cp`` (waits for its StopTransaction when simulated).
+
+        Raises
+        ------
+        ChargerError
+            ``cp`` is unknown or has no transaction.
+        """
         self._check(cp)
+        if self.csms.states[cp].tx_id is None:
+            raise ChargerError("cp", f"{cp} has no transaction to stop")
         self._run(self._stop(cp))
 
     async def _stop(self, cp: str) -> None:
@@ -370,42 +393,74 @@ class OcppChargers:
         }
 
     # -- the simulated charge points (simulate=True) -------------------------------------------------
+    # plug, unplug, fault and recover are None without simulation, so that callers can test
+    # ``callable(port.plug)`` as they do for the runtime's own simulator.
     def _sim_cp(self, cp: str):
         if self.sim is None:
-            raise ChargerError("simulate", "plug/unplug/fault need OcppChargers(simulate=True)")
+            raise ChargerError("simulate", "needs OcppChargers(simulate=True)")
         self._check(cp)
         return self.sim.cps[cp]
 
-    def plug(self, cp: str, car: Car, at: datetime) -> None:
-        """A car arrives at ``cp`` at ``at``; its transaction is named ``car.id``."""
+    @property
+    def plug(self) -> Callable[..., None] | None:
+        """``plug(cp, car, at, *, ignore_limit=False)`` (simulate only): a car arrives.
+
+        Its transaction is named ``car.id``; with ``ignore_limit`` the car draws what it accepts
+        whatever its profile (a charge point that does not follow it). The simulator charges
+        this very :class:`Car` object (as the runtime's simulator does).
+        """
+        return self._plug if self.sim is not None else None
+
+    def _plug(self, cp: str, car: Car, at: datetime, *, ignore_limit: bool = False) -> None:
         scp = self._sim_cp(cp)
+        if scp.car is not None:
+            raise ChargerError("cp", f"{cp} already has a car ({scp.car.id})")
         self.csms.session_hint[cp] = car.id
-        self._run(self._then_settle(scp.plug(car, at)))
+        self._run(self._then_settle(scp.plug(car, at, ignore_limit=ignore_limit)))
 
-    def unplug(self, cp: str, at: datetime) -> None:
-        """The car at ``cp`` leaves at ``at``."""
-        self._run(self._then_settle(self._sim_cp(cp).unplug(at)))
+    @property
+    def unplug(self) -> Callable[..., None] | None:
+        """``unplug(cp, at, reason="left")`` (simulate only): the car leaves at ``at``."""
+        return self._unplug if self.sim is not None else None
 
-    def fault(self, cp: str, at: datetime) -> None:
-        """``cp`` reports a fault at ``at`` (stops charging, keeps its transaction)."""
-        self._run(self._then_settle(self._sim_cp(cp).fault(at)))
+    def _unplug(self, cp: str, at: datetime, reason: str = "left") -> None:
+        ocpp_reason = {"left": "EVDisconnected", "stopped": "Local"}.get(reason, "Other")
+        self._run(self._then_settle(self._sim_cp(cp).unplug(at, ocpp_reason)))
 
-    def recover(self, cp: str, at: datetime) -> None:
-        """``cp``'s fault clears at ``at``."""
+    @property
+    def fault(self) -> Callable[..., None] | None:
+        """``fault(cp, at, minutes=30.0)`` (simulate only): no power for ``minutes`` (None: until recover)."""
+        return self._fault if self.sim is not None else None
+
+    def _fault(self, cp: str, at: datetime, minutes: float | None = 30.0) -> None:
+        self._run(self._then_settle(self._sim_cp(cp).fault(at, minutes)))
+
+    @property
+    def recover(self) -> Callable[..., None] | None:
+        """``recover(cp, at)`` (simulate only): the fault clears at ``at``."""
+        return self._recover if self.sim is not None else None
+
+    def _recover(self, cp: str, at: datetime) -> None:
         self._run(self._then_settle(self._sim_cp(cp).recover(at)))
 
+    def car(self, cp: str) -> Car | None:
+        """The simulated car at ``cp`` (None if free, or without simulation)."""
+        if self.sim is None:
+            return None
+        return self._sim_cp(cp).car
+
     def disconnect(self, cp: str) -> None:
-        """Drop ``cp``'s WebSocket (it keeps charging under its profile, queueing messages)."""
+        """(simulate) Drop ``cp``'s WebSocket: it keeps charging under its profile, queueing messages."""
         self._sim_cp(cp)
         self._run(self._then_settle(self.sim.set_online(cp, False)))
 
     def reconnect(self, cp: str) -> None:
-        """``cp`` reconnects (the central system triggers a status, meter values, its profile)."""
+        """(simulate) ``cp`` reconnects: the central system triggers status and meter values, re-sends its plan."""
         self._sim_cp(cp)
         self._run(self._then_settle(self.sim.set_online(cp, True)))
 
     def misbehave(self, cp: str, on: bool = True) -> None:
-        """``cp`` ignores (True) or follows again (False) its charging profile."""
+        """(simulate) ``cp`` ignores (True) or follows again (False) its charging profiles."""
         scp = self._sim_cp(cp)
         self._loop.call_soon_threadsafe(setattr, scp, "ignore_profile", bool(on))
         self._run(asyncio.sleep(0))

@@ -95,8 +95,11 @@ class SimChargePoint(_OcppChargePoint):
         self.tx_profile: ProfileLimit | None = None
         self.default_profile: ProfileLimit | None = None
         self.faulted = False
+        self.fault_until: datetime | None = None
         self.available = True
-        self.ignore_profile = False
+        self.ignore_profile = False  # the charge point ignores its profiles (misbehave)
+        self.ignore_limit = False  # this session's car draws what it accepts (plug(ignore_limit=True))
+        self._last_report: tuple | None = None
         self.status = "Available"
         self.connected = asyncio.Event()
         self.want_online = True
@@ -220,7 +223,7 @@ class SimChargePoint(_OcppChargePoint):
         if self.faulted or not self.available or not self.in_tx or self.car is None:
             return 0.0
         lim = None
-        if not self.ignore_profile:
+        if not (self.ignore_profile or self.ignore_limit):
             for prof in (self.tx_profile, self.default_profile):
                 if prof is not None:
                     lim = prof.limit_kw(t)
@@ -238,6 +241,9 @@ class SimChargePoint(_OcppChargePoint):
         """Charge from :attr:`t` to ``t1`` (piecewise constant limits)."""
         if t1 <= self.t:
             return
+        if self.faulted and self.fault_until is not None and self.fault_until <= t1:
+            self.t = max(self.t, self.fault_until)  # no charge while faulted
+            self.faulted, self.fault_until = False, None
         if self.car is not None and self.in_tx:
             cuts = set()
             for prof in (self.tx_profile, self.default_profile):
@@ -298,6 +304,12 @@ class SimChargePoint(_OcppChargePoint):
     async def advance(self, to: datetime, *, report: bool = True) -> None:
         """Move to ``to``: charge, let a car leave at its departure, report meter values."""
         async with self._lock:
+            # a fault that ends before the departure is reported at its end
+            if self.faulted and self.fault_until is not None and self.fault_until <= to:
+                car = self.car
+                if car is None or car.departs_at is None or self.fault_until < car.departs_at:
+                    self._integrate(self.fault_until)
+                    await self._status()
             car = self.car
             if car is not None and car.departs_at is not None and car.departs_at <= to:
                 if car.departs_at > self.t:
@@ -306,15 +318,20 @@ class SimChargePoint(_OcppChargePoint):
             self._integrate(to)
             await self._status()
             if report and self.in_tx:
-                await self._transaction_call(self._meter_payload())
+                payload = self._meter_payload()
+                key = (payload.meter_value[0]["timestamp"], repr(payload.meter_value[0]["sampled_value"]), self.tx_id)
+                if key != self._last_report:  # the same reading twice (two reads at one time): once
+                    self._last_report = key
+                    await self._transaction_call(payload)
 
-    async def plug(self, car: Car, at: datetime) -> None:
+    async def plug(self, car: Car, at: datetime, *, ignore_limit: bool = False) -> None:
         """A car arrives: Preparing, StartTransaction (idTag: the car's id), Charging."""
         await self.advance(at, report=False)
         async with self._lock:
             if self.car is not None:
                 await self._unplug_locked(self.t)
             self.car = car
+            self.ignore_limit = ignore_limit
             await self._status()
             await self._start_locked(car.id[:20])
 
@@ -338,29 +355,32 @@ class SimChargePoint(_OcppChargePoint):
         self.tx_profile = None
         await self._transaction_call(payload)
 
-    async def _unplug_locked(self, at: datetime) -> None:
+    async def _unplug_locked(self, at: datetime, reason: str = "EVDisconnected") -> None:
         self.t = max(self.t, at)
-        await self._stop_locked("EVDisconnected")
+        await self._stop_locked(reason)
         self.car = None
+        self.ignore_limit = False
         self.tx_start = None
         await self._status()
 
-    async def unplug(self, at: datetime) -> None:
-        """The car leaves at ``at`` (charging until then)."""
+    async def unplug(self, at: datetime, reason: str = "EVDisconnected") -> None:
+        """The car leaves at ``at`` (charging until then); ``reason`` an OCPP StopTransaction reason."""
         await self.advance(at, report=False)
         async with self._lock:
-            await self._unplug_locked(at)
+            await self._unplug_locked(at, reason)
 
-    async def fault(self, at: datetime) -> None:
+    async def fault(self, at: datetime, minutes: float | None = None) -> None:
+        """Fault at ``at`` (no power), for ``minutes`` or until :meth:`recover`."""
         await self.advance(at, report=False)
         async with self._lock:
             self.faulted = True
+            self.fault_until = at + timedelta(minutes=minutes) if minutes is not None else None
             await self._status()
 
     async def recover(self, at: datetime) -> None:
         await self.advance(at, report=False)
         async with self._lock:
-            self.faulted = False
+            self.faulted, self.fault_until = False, None
             await self._status()
 
     # -- from the central system ------------------------------------------------------------------

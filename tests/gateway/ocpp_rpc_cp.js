@@ -81,6 +81,10 @@ async function main() {
     });
     client.handle('SetChargingProfile', ({ params }) => {
         const prof = params.csChargingProfiles;
+        if (prof.chargingProfilePurpose === 'TxDefaultProfile' && params.connectorId === 0) {
+            say('default_profile', { profile: prof });
+            return { status: 'Accepted' };
+        }
         if (prof.chargingProfilePurpose !== 'TxProfile' || prof.transactionId !== txId) {
             say('profile_rejected', { profile: prof });
             return { status: 'Rejected' };

@@ -194,7 +194,8 @@ def test_a_session_frame_by_frame(port):
     evs = port.events()
     kinds = [e.kind for e in evs]
     assert kinds == [EventKind.CONNECTED, EventKind.PLUGGED, EventKind.UNPLUGGED, EventKind.DISCONNECTED]
-    assert evs[2].detail["energy_kwh"] == pytest.approx(1.25) and evs[2].detail["reason"] == "EVDisconnected"
+    assert evs[2].detail["energy_kwh"] == pytest.approx(1.25)
+    assert evs[2].detail["reason"] == "left" and evs[2].detail["ocpp_reason"] == "EVDisconnected"
     assert evs[1].at.isoformat() == "2026-03-02T08:00:00-08:00"  # site time
     assert port.ocpp_errors == 0
     assert port.read(port.clock())[CP].transaction is None
@@ -227,9 +228,11 @@ def test_make_chargers_finds_the_ocpp_port(tmp_path):
         with pytest.raises(ChargerError) as err:
             p.apply([Setpoint("NOPE", 1.0, p.clock(), 5.0)])
         assert str(err.value).startswith("cp:")
+        assert p.plug is None and p.unplug is None and p.fault is None  # no simulated cars
+        assert p.car(CP) is None
         with pytest.raises(ChargerError) as err:
-            p.plug(CP, None, p.clock())  # type: ignore[arg-type]
-        assert str(err.value).startswith("simulate:")
+            p.stop(CP)
+        assert str(err.value) == f"cp: {CP} has no transaction to stop"
         conns = p.connections()
         assert set(conns) == {a.id for a in SITE.charge_points}
         assert not conns[CP].connected and conns[CP].last_message_age_s is None
@@ -268,7 +271,7 @@ def test_a_reconnecting_charge_point_is_asked_for_news_and_gets_its_plan_again(p
         async with connect(url, subprotocols=["ocpp1.6"], additional_headers=_auth(CP, pw)) as ws:
             cp = RawCp(ws)
             await cp.call("BootNotification", {"chargePointVendor": "raw", "chargePointModel": "t"})
-            await cp.calls_from_csms(1)  # GetConfiguration after boot
+            after_boot = await cp.calls_from_csms(2)
             start = await cp.call(
                 "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-03-02T16:00:00Z"}
             )
@@ -281,9 +284,15 @@ def test_a_reconnecting_charge_point_is_asked_for_news_and_gets_its_plan_again(p
             cp = RawCp(ws)
             again = await cp.calls_from_csms(3)
             await cp.call("Heartbeat", {})
-        return tx, first, again
+        return tx, first, again, after_boot
 
-    tx, first, again = _run(go())
+    tx, first, again, after_boot = _run(go())
+    assert [a for a, _ in after_boot] == ["GetConfiguration", "SetChargingProfile"]
+    default = after_boot[1][1]
+    assert default["connectorId"] == 0
+    assert default["csChargingProfiles"]["chargingProfilePurpose"] == "TxDefaultProfile"
+    assert default["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 0.0}]
+    assert default["csChargingProfiles"]["chargingSchedule"]["chargingRateUnit"] == "A"  # as declared
     assert first[0][0] == "SetChargingProfile"
     assert [a for a, _ in again] == ["TriggerMessage", "TriggerMessage", "SetChargingProfile"]
     assert again[0][1] == {"requestedMessage": "StatusNotification", "connectorId": 1}

@@ -43,6 +43,7 @@ class NodeCp:
         )
         self.lines: queue.Queue = queue.Queue()
         self.seen: list[dict] = []
+        self.backlog: list[dict] = []
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self) -> None:
@@ -54,6 +55,10 @@ class NodeCp:
                 self.lines.put({"event": "garbage", "line": line})
 
     def expect(self, event: str, timeout: float = 20.0) -> dict:
+        """The next line of kind ``event`` (lines of other kinds wait for their turn)."""
+        for i, msg in enumerate(self.backlog):
+            if msg["event"] == event:
+                return self.backlog.pop(i)
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
@@ -66,6 +71,7 @@ class NodeCp:
             assert msg["event"] not in ("error", "strict_failure", "garbage", "unhandled", "profile_rejected"), msg
             if msg["event"] == event:
                 return msg
+            self.backlog.append(msg)
         err = self.proc.stderr.read() if self.proc.poll() is not None and self.proc.stderr else ""
         raise AssertionError(f"no {event!r} from the ocpp-rpc charge point; saw {self.seen}; stderr {err}")
 
@@ -99,6 +105,9 @@ def test_ocpp_rpc_charge_point(tmp_path, unit, want):
         port.apply([Setpoint(cp, 5.0, now - timedelta(minutes=1), 5.0, (5.0, 4.0))])
         proc = NodeCp(node, {"CSMS_URL": port.url, "CP_ID": cp, "CP_PASSWORD": port.passwords[cp], "CP_UNIT": unit, "CP_VOLTAGE": str(volts)})
         assert proc.expect("boot")["status"] == "Accepted"
+        default = proc.expect("default_profile")["profile"]
+        assert default["chargingSchedule"]["chargingRateUnit"] == want
+        assert default["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 0}]
         assert proc.expect("authorized")["status"] == "Accepted"
         tx = proc.expect("started")["transaction_id"]
         prof = proc.expect("profile")["profile"]
@@ -137,7 +146,7 @@ def test_ocpp_rpc_charge_point(tmp_path, unit, want):
         assert proc.expect("done")["failures"] == []
         assert proc.proc.wait(20) == 0
         ends = _wait(lambda: [e for e in port.events() if e.kind == EventKind.UNPLUGGED])
-        assert ends[0].transaction == session and ends[0].detail["reason"] == "Remote"
+        assert ends[0].transaction == session and ends[0].detail["reason"] == "stopped"
         assert ends[0].detail["energy_kwh"] == pytest.approx(0.5)
         assert port.ocpp_errors == 0
         assert port.ocpp_messages >= 20

@@ -207,7 +207,8 @@ def test_stop_ends_the_transaction_remotely(sim):
     sim.events()
     sim.stop(CP)
     ev = sim.events()
-    assert _kinds(ev) == [(EventKind.UNPLUGGED, CP)] and ev[0].detail["reason"] == "Remote"
+    assert _kinds(ev) == [(EventKind.UNPLUGGED, CP)] and ev[0].detail["reason"] == "stopped"
+    assert ev[0].detail["ocpp_reason"] == "Remote"
     r = _step(sim)[CP]
     assert r.transaction is None and r.power_kw == 0.0
     assert r.status == Status.FINISHING  # the car is still there, the session is over
@@ -252,3 +253,60 @@ def test_open_transactions_survive_a_central_system_restart(tmp_path):
     assert evs[-1].kind == EventKind.UNPLUGGED and evs[-1].detail["energy_kwh"] == pytest.approx(1.0)
     c3 = CentralSystem(["A", "B"], {}, clock=lambda: T0, emit=evs.append, state_file=f)
     assert c3.states["A"].tx_id is None and c3.states["B"].tx_id == tx + 1
+
+
+def test_a_timed_fault_recovers_by_itself(sim):
+    sim.plug(CP, Car("sess-t", battery_kwh=60.0, soc_pct=20.0, max_kw=6.6), T0)
+    sim.apply([Setpoint(CP, 3.0, T0, 5.0, (3.0,) * 24)])
+    sim.events()
+    sim.fault(CP, T0, 7)  # the runtime's simulator's signature: minutes
+    assert _kinds(sim.events()) == [(EventKind.FAULT, CP)]
+    r = _step(sim)[CP]
+    assert r.status == Status.FAULTED and r.energy_kwh == 0.0
+    r = _step(sim)[CP]
+    ev = sim.events()
+    assert _kinds(ev) == [(EventKind.RECOVERED, CP)] and ev[0].at == T0 + timedelta(minutes=7)
+    assert r.status == Status.CHARGING and r.energy_kwh == pytest.approx(3.0 * 3 / 60, abs=1e-4)
+
+
+def test_the_next_car_waits_for_its_own_plan(sim):
+    sim.plug(CP, Car("first", battery_kwh=60.0, soc_pct=20.0, max_kw=6.6), T0)
+    sim.apply([Setpoint(CP, 3.0, T0, 5.0, (3.0,) * 24)])
+    _step(sim)
+    sim.unplug(CP, sim.tclock.t)
+    ev = sim.events()
+    assert ev[-1].kind == EventKind.UNPLUGGED and ev[-1].detail["reason"] == "left"
+    assert sim.car(CP) is None
+    second = Car("second", battery_kwh=60.0, soc_pct=20.0, max_kw=6.6)
+    sim.plug(CP, second, sim.tclock.t)
+    assert sim.car(CP) is second
+    r = _step(sim)[CP]
+    assert r.transaction == "second" and r.energy_kwh == 0.0  # TxDefaultProfile: 0 until planned
+    assert r.status == Status.SUSPENDED_EVSE
+    sim.apply([Setpoint(CP, 2.0, sim.tclock.t, 5.0, (2.0,))])
+    assert _step(sim)[CP].energy_kwh == pytest.approx(2.0 / 12, abs=1e-4)
+
+
+def test_plugging_an_occupied_charge_point_is_refused(sim):
+    from engine.runtime.ports import ChargerError
+
+    sim.plug(CP, Car("one", battery_kwh=60.0, soc_pct=20.0, max_kw=6.6), T0)
+    with pytest.raises(ChargerError) as err:
+        sim.plug(CP, Car("two", battery_kwh=60.0, soc_pct=20.0, max_kw=6.6), T0)
+    assert str(err.value) == f"cp: {CP} already has a car (one)"
+
+
+def test_a_car_that_ignores_its_limit_is_flagged(sim):
+    sim.plug(CP, Car("greedy", battery_kwh=60.0, soc_pct=20.0, max_kw=6.6), T0, ignore_limit=True)
+    sim.apply([Setpoint(CP, 1.0, T0, 5.0, (1.0,) * 24)])
+    _step(sim)
+    ev = [e for e in sim.events() if e.kind == EventKind.NONCOMPLIANT]
+    assert len(ev) == 1 and ev[0].transaction == "greedy" and ev[0].detail["power_kw"] == pytest.approx(6.6)
+
+
+def test_plugged_tells_the_soc_when_the_car_does(sim):
+    sim.plug(CP, Car("talks", battery_kwh=60.0, soc_pct=33.0, max_kw=6.6, reports_soc=True), T0)
+    sim.plug(CP2, Car("mute", battery_kwh=60.0, soc_pct=33.0, max_kw=6.6), T0)
+    ev = {e.transaction: e for e in sim.events()}
+    assert ev["talks"].detail["soc_pct"] == 33.0
+    assert ev["mute"].detail["soc_pct"] is None
