@@ -201,7 +201,9 @@ class CsmsChargePoint(_OcppChargePoint):
 
     @on(Action.stop_transaction)
     def on_stop_transaction(self, meter_stop, timestamp, transaction_id, **kwargs):
-        self.central.on_stop(self.state, meter_stop, timestamp, transaction_id, kwargs.get("reason"))
+        self.central.on_stop(
+            self.state, meter_stop, timestamp, transaction_id, kwargs.get("reason"), kwargs.get("transaction_data")
+        )
         return call_result.StopTransaction(id_tag_info={"status": AuthorizationStatus.accepted})
 
     @on(Action.meter_values)
@@ -567,8 +569,10 @@ class CentralSystem:
         self._next_tx += 1
         st.tx_id = tx
         st.session = self.session_hint.pop(st.id, None) or f"ocpp-{tx}"
-        st.meter_start_kwh = float(meter_start) / 1000.0
-        st.register_kwh = st.meter_start_kwh
+        start_kwh = float(meter_start) / 1000.0
+        if st.meter_at is None or abs(st.register_kwh - start_kwh) >= 0.001:
+            st.register_kwh = start_kwh  # else keep the finer register than meterStart's whole Wh
+        st.meter_start_kwh = st.register_kwh
         st.tx_started_at = at
         st.power_kw = 0.0
         st.soc_pct = None
@@ -587,12 +591,26 @@ class CentralSystem:
         )
         return tx
 
-    def on_stop(self, st: CpState, meter_stop: int, timestamp: str, transaction_id: int, reason: str | None) -> None:
+    def on_stop(
+        self,
+        st: CpState,
+        meter_stop: int,
+        timestamp: str,
+        transaction_id: int,
+        reason: str | None,
+        transaction_data: list[dict[str, Any]] | None = None,
+    ) -> None:
         at = self._at(timestamp)
         if st.tx_id is None or transaction_id != st.tx_id:
             LOG.warning("%s: StopTransaction for unknown transaction %s", st.id, transaction_id)
             return
-        st.register_kwh = max(st.register_kwh, float(meter_stop) / 1000.0)
+        if transaction_data:  # a finer register at the end than meterStop's whole Wh
+            t_end, v = _sampled(transaction_data)
+            if "energy_kwh" in v and abs(v["energy_kwh"] - meter_stop / 1000.0) < 0.001:
+                st.register_kwh = v["energy_kwh"]
+        stop_kwh = float(meter_stop) / 1000.0
+        if abs(stop_kwh - st.register_kwh) >= 0.001:
+            st.register_kwh = max(st.register_kwh, stop_kwh)  # else keep the finer register
         energy = st.energy_kwh
         session = st.session
         st.tx_id = None

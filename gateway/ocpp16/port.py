@@ -94,8 +94,9 @@ class OcppChargers:
     port : int or None
         Where the central system listens; default ``$EV_OCPP_PORT`` or 9000; 0 picks a free
         port (see :attr:`port`).
-    host : str
-        Listening address (default loopback; ``0.0.0.0`` for real charge points on a LAN).
+    host : str or None
+        Listening address; default ``$EV_OCPP_HOST`` or ``127.0.0.1`` (loopback). Real charge
+        points on a LAN need the address of an interface they reach (or ``0.0.0.0``).
     state_dir : str or Path or None
         State folder (passwords, open transactions); default ``$EV_STATE_DIR`` or ``./state``.
     simulate : bool
@@ -126,7 +127,7 @@ class OcppChargers:
         site: Site | str | os.PathLike[str],
         *,
         port: int | None = None,
-        host: str = "127.0.0.1",
+        host: str | None = None,
         state_dir: str | os.PathLike[str] | None = None,
         simulate: bool = False,
         clock: Callable[[], datetime] | None = None,
@@ -154,6 +155,7 @@ class OcppChargers:
                 raise ChargerError(f"units[{cp}]", f"must be W or A, got {u!r}")
         self.state_dir = _state_dir(state_dir)
         self.passwords = ensure_passwords(self.cp_ids, self.state_dir)
+        host = host or os.environ.get("EV_OCPP_HOST", "").strip() or "127.0.0.1"
         self.host = host
         self.simulate = simulate
         self.timeout_s = timeout_s

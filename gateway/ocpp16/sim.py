@@ -289,7 +289,9 @@ class SimChargePoint(_OcppChargePoint):
 
     def _meter_payload(self, context: str = "Sample.Periodic") -> call.MeterValues:
         sampled = [
-            {"value": f"{self.meter_wh:.1f}", "context": context, "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+            # the register to the uWh (real meters send whole Wh; the runtime's accounting of a
+            # cabinet's load between close ticks is better with the exact figure)
+            {"value": f"{self.meter_wh:.6f}", "context": context, "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
             {"value": f"{1000.0 * self.power_kw(self.t):.1f}", "context": context, "measurand": "Power.Active.Import", "unit": "W"},
         ]
         if self.car is not None and self.car.reports_soc:
@@ -349,8 +351,14 @@ class SimChargePoint(_OcppChargePoint):
         if not self.in_tx:
             return
         self.in_tx = False
+        end = self._meter_payload("Transaction.End").meter_value
+        end[0]["sampled_value"] = end[0]["sampled_value"][:1]  # the register
         payload = call.StopTransaction(
-            meter_stop=int(round(self.meter_wh)), timestamp=iso(self.t), transaction_id=self.tx_id, reason=reason
+            meter_stop=int(round(self.meter_wh)),
+            timestamp=iso(self.t),
+            transaction_id=self.tx_id,
+            reason=reason,
+            transaction_data=end,
         )
         self.tx_profile = None
         await self._transaction_call(payload)
