@@ -101,3 +101,22 @@ def test_sim_without_passwords_says_so(tmp_path):
     )
     assert res.returncode == 2
     assert res.stderr.startswith("--state-dir: no password for")
+
+
+def test_csms_command_prints_a_charge_points_password(tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "gateway.ocpp16", "--site", str(ROOT / "data" / "site.json"), "--state-dir", str(tmp_path),
+         "--password", CP],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    from gateway.ocpp16.credentials import load_passwords
+
+    assert res.stdout.strip() == load_passwords(tmp_path)[CP]
+    assert len(res.stdout.strip()) == 32
+    bad = subprocess.run(
+        [sys.executable, "-m", "gateway.ocpp16", "--site", str(ROOT / "data" / "site.json"), "--state-dir", str(tmp_path),
+         "--password", "NOPE"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("--password: unknown charge point")
