@@ -26,8 +26,8 @@ import http
 import json
 import logging
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import unquote, urlsplit
@@ -55,7 +55,7 @@ from engine.files import atomic_write_text
 from engine.ledger import Status
 from engine.runtime.ports import ChargerEvent, EventKind, Setpoint
 
-from .profiles import ProfileLimit, Segment, iso, to_unit, parse_time, segments_from, segments_of, tx_profile
+from .profiles import ProfileLimit, Segment, iso, parse_time, segments_from, to_unit, tx_profile
 
 __all__ = ["CentralSystem", "CpState", "STATUS_OF", "SUBPROTOCOL", "REASON_OF"]
 

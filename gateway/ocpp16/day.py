@@ -15,7 +15,6 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
 from engine.runtime.cars import Car
 from engine.runtime.ports import ChargerReading, Setpoint

@@ -24,7 +24,6 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
@@ -118,6 +117,9 @@ class OcppChargers:
     default_kw : float or None
         TxDefaultProfile sent at boot: what a new transaction may draw until its first plan
         [kW]; 0 (default) as the runtime's simulator; None sends none.
+    command_wait_s : float
+        Without simulation, :meth:`apply` and :meth:`stop` return after at most this long
+        [s]; slower charge points get their commands in the background.
     **_ignored
         Options of other charger ports (e.g. the simulator's ``state``, ``seed``) are ignored.
     """
@@ -138,6 +140,7 @@ class OcppChargers:
         timeout_s: float = 30.0,
         heartbeat_s: int = 300,
         default_kw: float | None = 0.0,
+        command_wait_s: float = 5.0,
         **_ignored: Any,
     ):
         if not isinstance(site, Site):
@@ -159,6 +162,7 @@ class OcppChargers:
         self.host = host
         self.simulate = simulate
         self.timeout_s = timeout_s
+        self.command_wait_s = command_wait_s
         volts = float(voltage_v or site.extra.get("voltage_v") or 230.0)
         self._events: list[ChargerEvent] = []
         self._events_lock = threading.Lock()
@@ -242,6 +246,26 @@ class OcppChargers:
             self.csms.errors += 1
             raise
 
+    def _submit(self, coro, what: str) -> None:
+        """Run ``coro`` on the loop; wait at most ``command_wait_s``, then let it finish alone.
+
+        Real charge points answer in their own time: a slow one must not hold the control loop.
+        """
+        if self._closed:
+            coro.close()
+            raise ChargerError("chargers", "the OCPP port is closed")
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+        def done(f) -> None:
+            if not f.cancelled() and f.exception() is not None:
+                LOG.error("%s failed: %r", what, f.exception())
+
+        fut.add_done_callback(done)
+        try:
+            fut.result(self.command_wait_s)
+        except TimeoutError:
+            LOG.info("%s still waiting for charge points after %.1f s", what, self.command_wait_s)
+
     async def _settle(self) -> None:
         for _ in range(5):  # follow-ups may start follow-ups (status after a profile ...)
             if self.sim is not None:
@@ -291,7 +315,10 @@ class OcppChargers:
         for sp in setpoints:
             if sp.cp not in self.csms.states:
                 raise ChargerError("cp", f"unknown charge point {sp.cp!r}")
-        self._run(self._apply(list(setpoints)))
+        if self.sim is not None:
+            self._run(self._apply(list(setpoints)))
+        else:
+            self._submit(self.csms.apply(list(setpoints)), "apply")
 
     async def _apply(self, setpoints: list[Setpoint]) -> None:
         await self.csms.apply(setpoints)
@@ -308,7 +335,10 @@ class OcppChargers:
         self._check(cp)
         if self.csms.states[cp].tx_id is None:
             raise ChargerError("cp", f"{cp} has no transaction to stop")
-        self._run(self._stop(cp))
+        if self.sim is not None:
+            self._run(self._stop(cp))
+        else:
+            self._submit(self.csms.remote_stop(cp), "stop")
 
     async def _stop(self, cp: str) -> None:
         await self.csms.remote_stop(cp, wait_s=self.timeout_s if self.sim is not None else 0.0)

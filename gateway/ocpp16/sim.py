@@ -26,7 +26,7 @@ import asyncio
 import base64
 import logging
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 

@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import stat
-import time
 
 import pytest
 from websockets.asyncio.client import connect
@@ -303,3 +302,33 @@ def test_a_reconnecting_charge_point_is_asked_for_news_and_gets_its_plan_again(p
     assert [e.kind for e in evs] == ["connected", "plugged", "disconnected", "connected", "disconnected"]
     assert evs[3].detail["reconnect"] is True and evs[3].transaction == evs[1].transaction
     assert port.read(port.clock())[CP].transaction == evs[1].transaction  # still open
+
+
+def test_a_slow_charge_point_does_not_hold_the_control_loop(tmp_path):
+    port = OcppChargers(SITE, port=0, state_dir=tmp_path, command_wait_s=0.2, timeout_s=10.0, default_kw=None)
+    pw = port.passwords[CP]
+
+    async def go():
+        async with connect(f"{port.url}/{CP}", subprotocols=["ocpp1.6"], additional_headers=_auth(CP, pw)) as ws:
+            cp = RawCp(ws)
+            await cp.call("BootNotification", {"chargePointVendor": "raw", "chargePointModel": "t"})
+            await cp.calls_from_csms(1)  # GetConfiguration
+            await cp.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-03-02T16:00:00Z"})
+            await asyncio.to_thread(port.apply, [Setpoint(CP, 4.16, port.clock(), 5.0, (4.16,))])
+            # apply has returned; the profile is still waiting on the socket, unanswered
+            accepted_before = port.csms.states[CP].sent
+            got = await cp.calls_from_csms(1)
+            for _ in range(100):
+                if port.csms.states[CP].sent:
+                    break
+                await asyncio.sleep(0.02)
+            return accepted_before, got, port.csms.states[CP].sent
+
+    try:
+        before, got, after = _run(go())
+    finally:
+        port.close()
+    assert before == ()
+    assert got[0][0] == "SetChargingProfile"
+    assert after and after[0].limit_kw == pytest.approx(20.0 * 208 / 1000)  # in A, as declared
+    assert port.ocpp_errors == 0
