@@ -98,8 +98,9 @@ class OcppChargers:
         points on a LAN need the address of an interface they reach (or ``0.0.0.0``).
     state_dir : str or Path or None
         State folder (passwords, open transactions); default ``$EV_STATE_DIR`` or ``./state``.
-    simulate : bool
-        Also run simulated OCPP charge points for all the site's charge points on loopback.
+    simulate : bool or None
+        Also run simulated OCPP charge points for all the site's charge points on loopback;
+        None: ``$EV_OCPP_SIMULATE`` (``1``/``true``/``yes``), else False.
     clock : callable or None
         Site time now; default the wall clock in the site's time zone. A headless day passes
         its stepped clock.
@@ -131,7 +132,7 @@ class OcppChargers:
         port: int | None = None,
         host: str | None = None,
         state_dir: str | os.PathLike[str] | None = None,
-        simulate: bool = False,
+        simulate: bool | None = None,
         clock: Callable[[], datetime] | None = None,
         units: dict[str, str] | None = None,
         sim_units: dict[str, str] | None = None,
@@ -160,6 +161,11 @@ class OcppChargers:
         self.passwords = ensure_passwords(self.cp_ids, self.state_dir)
         host = host or os.environ.get("EV_OCPP_HOST", "").strip() or "127.0.0.1"
         self.host = host
+        if simulate is None:
+            flag = os.environ.get("EV_OCPP_SIMULATE", "").strip().lower()
+            if flag not in ("", "0", "1", "true", "false", "yes", "no"):
+                raise ChargerError("EV_OCPP_SIMULATE", f"must be 1 or 0, got {flag!r}")
+            simulate = flag in ("1", "true", "yes")
         self.simulate = simulate
         self.timeout_s = timeout_s
         self.command_wait_s = command_wait_s
@@ -484,18 +490,29 @@ class OcppChargers:
     def disconnect(self, cp: str) -> None:
         """(simulate) Drop ``cp``'s WebSocket: it keeps charging under its profile, queueing messages."""
         self._sim_cp(cp)
-        self._run(self._then_settle(self.sim.set_online(cp, False)))
+        self._run(self._then_settle(self._set_online(cp, False)))
 
     def reconnect(self, cp: str) -> None:
         """(simulate) ``cp`` reconnects: the central system triggers status and meter values, re-sends its plan."""
         self._sim_cp(cp)
-        self._run(self._then_settle(self.sim.set_online(cp, True)))
+        self._run(self._then_settle(self._set_online(cp, True)))
 
     def misbehave(self, cp: str, on: bool = True) -> None:
         """(simulate) ``cp`` ignores (True) or follows again (False) its charging profiles."""
         scp = self._sim_cp(cp)
         self._loop.call_soon_threadsafe(setattr, scp, "ignore_profile", bool(on))
         self._run(asyncio.sleep(0))
+
+    async def _set_online(self, cp: str, online: bool) -> None:
+        """Drop or restore the link, and wait until the central system has seen it."""
+        assert self.sim is not None
+        await self.sim.set_online(cp, online)
+        st = self.csms.states[cp]
+        for _ in range(int(self.timeout_s / 0.01)):
+            if st.connected == online and (not online or st.conn is not None):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # let the handler spawn its follow-ups (triggers, the plan)
 
     async def _then_settle(self, coro) -> None:
         await coro

@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import stat
+import time
 
 import pytest
 from websockets.asyncio.client import connect
@@ -73,6 +74,16 @@ class RawCp:
         if action == "TriggerMessage":
             return {"status": "Accepted"}
         return {}
+
+
+def _events_until(port, n: int, timeout: float = 5.0) -> list:
+    """The port's events once there are ``n`` (the server notices a closed socket a moment later)."""
+    evs: list = []
+    deadline = time.time() + timeout
+    while len(evs) < n and time.time() < deadline:
+        evs += port.events()
+        time.sleep(0.02)
+    return evs
 
 
 def _run(coro):
@@ -190,7 +201,7 @@ def test_a_session_frame_by_frame(port):
     assert reading.energy_kwh == pytest.approx(0.5) and reading.meter_kwh == pytest.approx(1.5)
     assert reading.power_kw == pytest.approx(4.1) and reading.soc_pct == 55.0
     assert reading.transaction == f"ocpp-{tx}"
-    evs = port.events()
+    evs = _events_until(port, 4)
     kinds = [e.kind for e in evs]
     assert kinds == [EventKind.CONNECTED, EventKind.PLUGGED, EventKind.UNPLUGGED, EventKind.DISCONNECTED]
     assert evs[2].detail["energy_kwh"] == pytest.approx(1.25)
@@ -239,11 +250,23 @@ def test_make_chargers_finds_the_ocpp_port(tmp_path):
         p.close()
 
 
-def test_bad_ocpp_port_setting_names_the_variable(tmp_path, monkeypatch):
-    monkeypatch.setenv("EV_OCPP_PORT", "nine thousand")
+@pytest.mark.parametrize("var,value", [("EV_OCPP_PORT", "nine thousand"), ("EV_OCPP_PORT", "70000"), ("EV_OCPP_SIMULATE", "maybe")])
+def test_bad_settings_name_the_variable(tmp_path, monkeypatch, var, value):
+    monkeypatch.setenv(var, value)
     with pytest.raises(ChargerError) as err:
-        OcppChargers(SITE, state_dir=tmp_path)
-    assert str(err.value).startswith("EV_OCPP_PORT:")
+        OcppChargers(SITE, state_dir=tmp_path, **({} if var == "EV_OCPP_PORT" else {"port": 0}))
+    assert str(err.value).startswith(var + ":")
+
+
+def test_simulation_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("EV_OCPP_SIMULATE", "1")
+    monkeypatch.setenv("EV_OCPP_PORT", "0")
+    p = OcppChargers(SITE, state_dir=tmp_path)
+    try:
+        assert p.simulate and callable(p.plug) and p.port > 0
+        assert all(c.connected for c in p.connections().values())
+    finally:
+        p.close()
 
 
 def test_last_message_age_grows(port):
@@ -298,7 +321,7 @@ def test_a_reconnecting_charge_point_is_asked_for_news_and_gets_its_plan_again(p
     assert again[1][1] == {"requestedMessage": "MeterValues", "connectorId": 1}
     assert again[2][1]["csChargingProfiles"]["transactionId"] == tx
     assert again[2][1]["csChargingProfiles"]["chargingSchedule"] == first[0][1]["csChargingProfiles"]["chargingSchedule"]
-    evs = port.events()
+    evs = _events_until(port, 5)
     assert [e.kind for e in evs] == ["connected", "plugged", "disconnected", "connected", "disconnected"]
     assert evs[3].detail["reconnect"] is True and evs[3].transaction == evs[1].transaction
     assert port.read(port.clock())[CP].transaction == evs[1].transaction  # still open
