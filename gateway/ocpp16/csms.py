@@ -778,7 +778,10 @@ class CentralSystem:
         if session:
             self.session_hint[cp] = session
         res = await self.request(st, call.RemoteStartTransaction(id_tag=id_tag, connector_id=1))
-        return res is not None and res.status == RemoteStartStopStatus.accepted
+        ok = res is not None and res.status == RemoteStartStopStatus.accepted
+        if not ok and session:
+            self.session_hint.pop(cp, None)
+        return ok
 
     async def change_availability(self, cp: str, available: bool) -> str | None:
         st = self.states[cp]

@@ -391,17 +391,17 @@ class OcppChargers:
     def clear_profile(self, cp: str) -> bool:
         """ClearChargingProfile at ``cp`` (the charge point falls back to its defaults)."""
         self._check(cp)
-        return self._run(self.csms.clear_profile(cp))
+        return self._run(self._settled(self.csms.clear_profile(cp)))
 
     def remote_start(self, cp: str, id_tag: str, session: str | None = None) -> bool:
         """RemoteStartTransaction at ``cp``; ``session`` names the transaction it starts."""
         self._check(cp)
-        return self._run(self.csms.remote_start(cp, id_tag, session))
+        return self._run(self._settled(self.csms.remote_start(cp, id_tag, session)))
 
     def set_available(self, cp: str, available: bool) -> str | None:
         """ChangeAvailability (Operative / Inoperative); the charge point's answer."""
         self._check(cp)
-        return self._run(self.csms.change_availability(cp, available))
+        return self._run(self._settled(self.csms.change_availability(cp, available)))
 
     # -- for the cockpit and the JSON summary -------------------------------------------------------
     @property
@@ -513,6 +513,13 @@ class OcppChargers:
                 break
             await asyncio.sleep(0.01)
         await asyncio.sleep(0)  # let the handler spawn its follow-ups (triggers, the plan)
+
+    async def _settled(self, coro) -> Any:
+        """``coro``'s result, after the follow-ups it started (simulated charge points only)."""
+        res = await coro
+        if self.sim is not None:
+            await self._settle()
+        return res
 
     async def _then_settle(self, coro) -> None:
         await coro

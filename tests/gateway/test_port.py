@@ -310,3 +310,17 @@ def test_plugged_tells_the_soc_when_the_car_does(sim):
     ev = {e.transaction: e for e in sim.events()}
     assert ev["talks"].detail["soc_pct"] == 33.0
     assert ev["mute"].detail["soc_pct"] is None
+
+
+def test_remote_start_opens_a_new_transaction_for_the_car_still_there(sim):
+    sim.plug(CP, Car("first-tx", battery_kwh=60.0, soc_pct=20.0, max_kw=6.6), T0)
+    sim.stop(CP)
+    assert [e.kind for e in sim.events()] == [EventKind.PLUGGED, EventKind.UNPLUGGED]
+    assert sim.remote_start(CP2, "TAG") is False  # no car there
+    assert sim.remote_start(CP, "TAG", session="second-tx") is True
+    ev = sim.events()
+    assert _kinds(ev) == [(EventKind.PLUGGED, CP)] and ev[0].transaction == "second-tx"
+    assert ev[0].detail["id_tag"] == "TAG"
+    sim.apply([Setpoint(CP, 2.0, T0, 5.0, (2.0,) * 3)])
+    r = _step(sim)[CP]
+    assert r.transaction == "second-tx" and r.energy_kwh == pytest.approx(2.0 / 12, abs=1e-6)
