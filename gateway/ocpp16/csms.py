@@ -103,7 +103,9 @@ class CpState:
     vendor: str = ""
     model: str = ""
     last_message_wall: float | None = None  # time.time() of the last frame received
-    status: Status = Status.UNAVAILABLE
+    status: Status = Status.UNAVAILABLE  # the charge point's, from connectors 0 and 1
+    status0: Status | None = None  # connector 0 (the charge point as a whole)
+    status1: Status | None = None  # connector 1 (the EVSE)
     error_code: str = "NoError"
     power_kw: float = 0.0
     register_kwh: float = 0.0
@@ -217,28 +219,44 @@ class CsmsChargePoint(_OcppChargePoint):
 
 
 def _sampled(meter_value: list[dict[str, Any]]) -> tuple[datetime | None, dict[str, float]]:
-    """The latest sample of each measurand, in kWh, kW and %."""
+    """The latest sample of each measurand, in kWh, kW and %.
+
+    A total (no ``phase``) is taken as is; without one, the line phases (L1, L2, L3, or
+    L1-N ...) are added up. Only the ``Outlet`` location (the default) counts for energy and
+    power; the SoC comes from the EV.
+    """
     latest: datetime | None = None
     out: dict[str, float] = {}
     for mv in sorted(meter_value, key=lambda m: m["timestamp"]):
         t = parse_time(mv["timestamp"])
         latest = t if latest is None or t > latest else latest
+        totals: dict[str, float] = {}
+        phases: dict[str, float] = {}
         for sv in mv.get("sampled_value", []):
             measurand = sv.get("measurand", "Energy.Active.Import.Register")
-            phase = sv.get("phase")
-            if phase not in (None, "L1-N", "L1") and measurand != "SoC":
-                continue  # per phase values: we read the totals
             try:
                 v = float(sv["value"])
             except (KeyError, ValueError):
                 continue
+            if measurand == "SoC":
+                out["soc_pct"] = v
+                continue
+            if sv.get("location", "Outlet") != "Outlet":
+                continue
             unit = sv.get("unit")
             if measurand == "Energy.Active.Import.Register":
-                out["energy_kwh"] = v if unit == "kWh" else v / 1000.0
+                key, x = "energy_kwh", (v if unit == "kWh" else v / 1000.0)
             elif measurand == "Power.Active.Import":
-                out["power_kw"] = v if unit == "kW" else v / 1000.0
-            elif measurand == "SoC":
-                out["soc_pct"] = v
+                key, x = "power_kw", (v if unit == "kW" else v / 1000.0)
+            else:
+                continue
+            phase = sv.get("phase")
+            if phase is None:
+                totals[key] = x
+            elif phase in ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N"):
+                phases[key] = phases.get(key, 0.0) + x
+        out.update(phases)
+        out.update(totals)
     return latest, out
 
 
@@ -548,7 +566,16 @@ class CentralSystem:
         return self.clock()
 
     def on_status(self, st: CpState, connector_id: int, error_code: str, status: str, timestamp: str | None) -> None:
-        new = STATUS_OF.get(status, Status.UNAVAILABLE)
+        """Connector 0 is the whole charge point: it counts when Faulted or Unavailable."""
+        reported = STATUS_OF.get(status, Status.UNAVAILABLE)
+        if connector_id == 0:
+            st.status0 = reported
+        else:
+            st.status1 = reported
+        if st.status0 in (Status.FAULTED, Status.UNAVAILABLE) or st.status1 is None:
+            new = st.status0 if st.status0 is not None else reported
+        else:
+            new = st.status1
         old = st.status
         st.status = new
         st.error_code = error_code

@@ -355,3 +355,45 @@ def test_a_slow_charge_point_does_not_hold_the_control_loop(tmp_path):
     assert got[0][0] == "SetChargingProfile"
     assert after and after[0].limit_kw == pytest.approx(20.0 * 208 / 1000)  # in A, as declared
     assert port.ocpp_errors == 0
+
+
+def test_meter_values_per_phase_are_added_and_connector_0_counts_when_faulted(port):
+    pw = port.passwords[CP]
+
+    def sample(value, measurand, unit, phase=None, location=None):
+        d = {"value": value, "measurand": measurand, "unit": unit}
+        if phase:
+            d["phase"] = phase
+        if location:
+            d["location"] = location
+        return d
+
+    async def go():
+        async with connect(f"{port.url}/{CP}", subprotocols=["ocpp1.6"], additional_headers=_auth(CP, pw)) as ws:
+            cp = RawCp(ws)
+            await cp.call("BootNotification", {"chargePointVendor": "raw", "chargePointModel": "t"})
+            await cp.call("StatusNotification", {"connectorId": 0, "errorCode": "NoError", "status": "Available"})
+            await cp.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Preparing"})
+            s1 = (await asyncio.to_thread(port.latest))[CP].status
+            tx = (await cp.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-03-02T16:00:00Z"}))[2]["transactionId"]
+            await cp.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Charging"})
+            await cp.call("StatusNotification", {"connectorId": 0, "errorCode": "NoError", "status": "Available"})
+            s2 = (await asyncio.to_thread(port.latest))[CP].status
+            mv = [{"timestamp": "2026-03-02T16:05:00Z", "sampledValue": [
+                sample("1000", "Power.Active.Import", "W", "L1"), sample("1100", "Power.Active.Import", "W", "L2"),
+                sample("1200", "Power.Active.Import", "W", "L3"), sample("0.3", "Energy.Active.Import.Register", "kWh"),
+                sample("9.9", "Power.Active.Import", "kW", location="Inlet"), sample("61", "SoC", "Percent", location="EV"),
+            ]}]
+            await cp.call("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": mv})
+            r = (await asyncio.to_thread(port.latest))[CP]
+            await cp.call("StatusNotification", {"connectorId": 0, "errorCode": "GroundFailure", "status": "Faulted"})
+            s3 = (await asyncio.to_thread(port.latest))[CP].status
+            await cp.call("StatusNotification", {"connectorId": 0, "errorCode": "NoError", "status": "Available"})
+            s4 = (await asyncio.to_thread(port.latest))[CP].status
+            return s1, s2, r, s3, s4
+
+    s1, s2, r, s3, s4 = _run(go())
+    assert (s1, s2, s3, s4) == (Status.PREPARING, Status.CHARGING, Status.FAULTED, Status.CHARGING)
+    assert r.power_kw == pytest.approx(3.3) and r.energy_kwh == pytest.approx(0.3) and r.soc_pct == 61.0
+    kinds = [(e.kind, e.detail.get("error_code")) for e in _events_until(port, 5) if e.kind in ("fault", "recovered")]
+    assert kinds == [("fault", "GroundFailure"), ("recovered", None)]
