@@ -311,7 +311,10 @@ class OcppChargers:
         return out
 
     def events(self) -> list[ChargerEvent]:
-        """Events since the last call, oldest first."""
+        """Events since the last call, in the order they happened at the central system.
+
+        Not sorted by ``at``: a real charge point stamps its own messages with its own clock.
+        """
         with self._events_lock:
             out, self._events = self._events, []
         return out
