@@ -200,16 +200,20 @@ class SimChargePoint(_OcppChargePoint):
         return self.connected.is_set()
 
     async def _transaction_call(self, payload) -> Any:
-        """Send a transaction message, or keep it for the next connection."""
-        if isinstance(payload, call.MeterValues) and payload.transaction_id is None and self.tx_id is not None:
-            payload.transaction_id = self.tx_id
-        if isinstance(payload, call.StopTransaction) and payload.transaction_id is None:
-            payload.transaction_id = self.tx_id if self.tx_id is not None else 0
+        """Send a transaction message, or keep it for the next connection.
+
+        A transaction id unknown when the message was made (its StartTransaction was queued
+        too) is filled in when it is sent, after that StartTransaction's answer.
+        """
         if not self._online():
             if isinstance(payload, call.MeterValues):  # keep only the latest reading
                 self.queue = [q for q in self.queue if not isinstance(q, call.MeterValues)]
             self.queue.append(payload)
             return None
+        if isinstance(payload, call.MeterValues) and payload.transaction_id is None and self.tx_id is not None:
+            payload.transaction_id = self.tx_id
+        if isinstance(payload, call.StopTransaction) and payload.transaction_id is None:
+            payload.transaction_id = self.tx_id if self.tx_id is not None else 0
         res = await self.call(payload)
         if isinstance(payload, call.StartTransaction) and res is not None:
             self.tx_id = res.transaction_id

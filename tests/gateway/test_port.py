@@ -324,3 +324,18 @@ def test_remote_start_opens_a_new_transaction_for_the_car_still_there(sim):
     sim.apply([Setpoint(CP, 2.0, T0, 5.0, (2.0,) * 3)])
     r = _step(sim)[CP]
     assert r.transaction == "second-tx" and r.energy_kwh == pytest.approx(2.0 / 12, abs=1e-6)
+
+
+def test_a_whole_session_while_offline_is_delivered_on_reconnect(sim):
+    sim.disconnect(CP)
+    sim.events()
+    sim.plug(CP, Car("ghost", battery_kwh=60.0, soc_pct=20.0, max_kw=6.6, departs_at=T0 + timedelta(minutes=9)), T0)
+    _step(sim, 2)  # the car leaves at 8:09, all unseen
+    assert sim.events() == []
+    sim.reconnect(CP)
+    ev = sim.events()
+    assert [e.kind for e in ev] == [EventKind.CONNECTED, EventKind.PLUGGED, EventKind.UNPLUGGED]
+    assert ev[1].transaction == ev[2].transaction == "ghost"
+    assert ev[1].at == T0 and ev[2].at == T0 + timedelta(minutes=9)
+    assert ev[2].detail["energy_kwh"] == 0.0  # the default profile: nothing before a plan
+    assert sim.ocpp_errors == 0
