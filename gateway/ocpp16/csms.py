@@ -299,6 +299,8 @@ class CentralSystem:
     default_kw : float or None
         Sent at boot as a TxDefaultProfile: what a transaction may draw before its first plan
         [kW] (0: nothing until planned, as the runtime's simulator does); None: send none.
+    lead_in_s : int
+        Profiles start this long before their setpoint, in its first limit [s] (clock skew).
     """
 
     def __init__(
@@ -323,7 +325,9 @@ class CentralSystem:
         state_file: Path | None = None,
         compression: str | None = "deflate",
         default_kw: float | None = 0.0,
+        lead_in_s: int = 60,
     ):
+        self.lead_in_s = lead_in_s
         self.compression = compression
         self.default_kw = default_kw
         self.states = {cp: CpState(cp) for cp in cp_ids}
@@ -749,6 +753,7 @@ class CentralSystem:
             voltage_v=self.voltage_v,
             phases=self.phases,
             max_periods=st.max_periods,
+            lead_in_s=self.lead_in_s,
         )
         res = await self.request(st, call.SetChargingProfile(connector_id=1, cs_charging_profiles=profile))
         if res is not None and res.status == ChargingProfileStatus.accepted:

@@ -134,6 +134,7 @@ def tx_profile(
     phases: int = 1,
     max_periods: int | None = None,
     stack_level: int = 0,
+    lead_in_s: int = 0,
 ) -> dict[str, Any]:
     """The OCPP 1.6 ``csChargingProfiles`` of a setpoint (camelCase, ready to send).
 
@@ -155,6 +156,10 @@ def tx_profile(
         The charge point's ``ChargingScheduleMaxPeriods``; a longer plan is cut there and
         ends with limit 0 (the runtime sends a new one every step).
     stack_level : int
+    lead_in_s : int
+        Start the schedule this many seconds before the setpoint, in its first limit (as
+        :meth:`Setpoint.limit_at` reads times before the start). A charge point whose clock is
+        a little behind then does not fall back to its default profile for those seconds.
 
     Raises
     ------
@@ -167,6 +172,8 @@ def tx_profile(
         raise ProfileError("voltage_v", f"must be > 0, got {voltage_v:g}")
     if phases not in (1, 2, 3):
         raise ProfileError("phases", f"must be 1, 2 or 3, got {phases!r}")
+    if lead_in_s < 0:
+        raise ProfileError("lead_in_s", f"must be >= 0, got {lead_in_s}")
     if max_periods is not None and max_periods < 2:
         raise ProfileError("max_periods", f"must be >= 2, got {max_periods}")
     segs = list(segments_of(sp))
@@ -175,7 +182,8 @@ def tx_profile(
         limit = to_unit(s.limit_kw, unit, voltage_v=voltage_v, phases=phases)
         if periods and periods[-1]["limit"] == limit:
             continue  # equal after rounding
-        periods.append({"startPeriod": int(round((s.start - sp.start).total_seconds())), "limit": limit})
+        offset = int(round((s.start - sp.start).total_seconds())) + (lead_in_s if periods else 0)
+        periods.append({"startPeriod": offset, "limit": limit})
     if max_periods is not None and len(periods) > max_periods:
         cut = periods[max_periods - 1]["startPeriod"]
         periods = periods[: max_periods - 1] + [{"startPeriod": cut, "limit": 0.0}]
@@ -183,7 +191,7 @@ def tx_profile(
         for p in periods:
             p["numberPhases"] = phases
     schedule: dict[str, Any] = {
-        "startSchedule": iso(sp.start),
+        "startSchedule": iso(sp.start - timedelta(seconds=lead_in_s)),
         "chargingRateUnit": unit,
         "chargingSchedulePeriod": periods,
     }

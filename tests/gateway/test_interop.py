@@ -117,7 +117,7 @@ def test_ocpp_rpc_charge_point(tmp_path, unit, want):
         assert sched["chargingRateUnit"] == want
         limits = [p["limit"] for p in sched["chargingSchedulePeriod"]]
         starts = [p["startPeriod"] for p in sched["chargingSchedulePeriod"]]
-        assert starts == [0, 300, 600]
+        assert starts == [0, 360, 660]  # 60 s lead-in before the plan's start
         if want == "W":
             assert limits == [5000.0, 4000.0, 0.0]
         else:  # rounded down to 0.1 A at the site's voltage

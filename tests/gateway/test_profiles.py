@@ -162,3 +162,23 @@ def test_iso_is_utc_with_z_and_refuses_naive_times():
     assert iso(datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)) == "2026-01-01T12:00:00.123Z"
     with pytest.raises(ProfileError):
         iso(datetime(2026, 1, 1))
+
+
+def test_lead_in_starts_earlier_in_the_first_limit():
+    sp = Setpoint("CP", 5.0, T0, 5.0, (5.0, 4.0))
+    p = tx_profile(sp, unit="W", profile_id=1, transaction_id=1, voltage_v=230.0, lead_in_s=60)
+    _validate(p)
+    s = p["chargingSchedule"]
+    assert s["startSchedule"] == "2026-03-02T15:59:00Z"
+    assert s["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 5000.0},
+        {"startPeriod": 360, "limit": 4000.0},
+        {"startPeriod": 660, "limit": 0.0},
+    ]
+    pl = ProfileLimit(p, voltage_v=230.0)
+    for seconds in range(-120, 900, 15):
+        t = T0 + timedelta(seconds=seconds)
+        assert pl.limit_kw(t) == pytest.approx(sp.limit_at(t)), seconds
+    with pytest.raises(ProfileError) as err:
+        tx_profile(sp, unit="W", profile_id=1, transaction_id=1, voltage_v=230.0, lead_in_s=-1)
+    assert str(err.value).startswith("lead_in_s:")
