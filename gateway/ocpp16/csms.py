@@ -676,8 +676,10 @@ class CentralSystem:
         if at is None:
             return
         at = at.astimezone(self.clock().tzinfo)
-        if st.meter_at is not None and at < st.meter_at:
-            return  # an old reading sent late (e.g. queued while offline)
+        # an older reading sent late (queued while offline) is dropped; but a register that grew
+        # is news whatever its time says (a charge point whose clock was set back)
+        if st.meter_at is not None and at < st.meter_at and v.get("energy_kwh", st.register_kwh) <= st.register_kwh:
+            return
         st.meter_at = at
         if "energy_kwh" in v:
             st.register_kwh = v["energy_kwh"]

@@ -397,3 +397,24 @@ def test_meter_values_per_phase_are_added_and_connector_0_counts_when_faulted(po
     assert r.power_kw == pytest.approx(3.3) and r.energy_kwh == pytest.approx(0.3) and r.soc_pct == 61.0
     kinds = [(e.kind, e.detail.get("error_code")) for e in _events_until(port, 5) if e.kind in ("fault", "recovered")]
     assert kinds == [("fault", "GroundFailure"), ("recovered", None)]
+
+
+def test_late_readings_are_dropped_unless_the_register_grew(port):
+    pw = port.passwords[CP]
+
+    def mv(tx, t, wh):
+        return {"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": t, "sampledValue": [
+            {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]}
+
+    async def go():
+        async with connect(f"{port.url}/{CP}", subprotocols=["ocpp1.6"], additional_headers=_auth(CP, pw)) as ws:
+            cp = RawCp(ws)
+            await cp.call("BootNotification", {"chargePointVendor": "raw", "chargePointModel": "t"})
+            tx = (await cp.call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-03-02T16:00:00Z"}))[2]["transactionId"]
+            out = []
+            for t, wh in [("2026-03-02T16:10:00Z", 500), ("2026-03-02T16:05:00Z", 250), ("2026-03-02T16:07:00Z", 800)]:
+                await cp.call("MeterValues", mv(tx, t, wh))
+                out.append((await asyncio.to_thread(port.latest))[CP].energy_kwh)
+            return out
+
+    assert _run(go()) == [pytest.approx(0.5), pytest.approx(0.5), pytest.approx(0.8)]
