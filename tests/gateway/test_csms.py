@@ -5,6 +5,7 @@ A raw WebSocket client plays the charge point, so every frame is the test's own.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import base64
 import json
 import os
@@ -87,7 +88,10 @@ def _events_until(port, n: int, timeout: float = 5.0) -> list:
 
 
 def _run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 30))
+    """Run the test's charge point on its own loop, in its own thread (another test, e.g. a
+    browser one, may have left an event loop running in this one)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(coro, 30)).result()
 
 
 def test_unknown_charge_point_is_refused(port):
