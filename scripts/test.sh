@@ -20,8 +20,8 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-if [ ! -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ]; then
-  echo "== npm @foundry-rs/anvil (real-node tests)"
+if [ ! -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || [ ! -f node_modules/ocpp-rpc/package.json ]; then
+  echo "== npm @foundry-rs/anvil (real-node tests), ocpp-rpc (OCPP interop test)"
   npm install --no-audit --no-fund --loglevel=error >/dev/null
 fi
 

@@ -186,6 +186,8 @@ class DayDriver:
         self.ledger = OutageLedger(ledger, self.clock.now, outage) if ledger is not None else None
         self.journal = Journal(state)
         opts = dict(charger_options or {})
+        if chargers == "ocpp":  # the CSMS and its simulated charge points on loopback, any free port
+            opts = {"simulate": True, "port": 0, "state_dir": state, **opts}
         state_json = self.journal.get_meta("sim_state") if chargers == "sim" else None
         self.chargers = make_chargers(chargers, site=site, state=state_json, clock=self.clock.now, **opts)
         self.runtime = SiteRuntime(lambda: site, self.journal, self.chargers, self.clock, self.ledger,
@@ -312,6 +314,8 @@ class DayDriver:
             "replan_ms_median": round(statistics.median(ms), 2) if ms else 0.0,
             "replan_ms_max": round(max(ms), 2) if ms else 0.0,
             "wall_seconds": round(wall_seconds, 2),
+            **({"ocpp_messages": getattr(self.chargers, "ocpp_messages"), "ocpp_errors": getattr(self.chargers, "ocpp_errors")}
+               if hasattr(self.chargers, "ocpp_messages") else {}),
         }
 
     def _chain_check(self, ob: dict[str, int]) -> tuple[int, int]:

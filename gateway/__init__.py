@@ -1,0 +1,1 @@
+"""Gateways to field devices (outside ``engine/``: they need asyncio and sockets)."""
