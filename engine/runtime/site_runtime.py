@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -420,6 +421,14 @@ class SiteRuntime:
         return res
 
     # -- background threads (the app) ---------------------------------------------------------------
+    _started: "weakref.WeakSet[SiteRuntime]" = weakref.WeakSet()
+
+    @classmethod
+    def close_all(cls) -> None:
+        """Stop every runtime started in this process (tests clear the app's singletons)."""
+        for rt in list(cls._started):
+            rt.close()
+
     def start(self, *, tick_seconds: float = 1.0, flush_seconds: float = 2.0) -> None:
         """Run the loop and the outbox in two daemon threads (idempotent)."""
         if self._threads:
@@ -442,6 +451,7 @@ class SiteRuntime:
                     log.exception("outbox flush failed")
                 self._stop.wait(flush_seconds)
 
+        SiteRuntime._started.add(self)
         for name, fn in (("site-runtime", loop), ("site-outbox", sender)):
             t = threading.Thread(target=fn, name=name, daemon=True)
             t.start()
