@@ -166,6 +166,42 @@ class ChainService:
             return EditResult("pending", detail=str(exc))
         return EditResult("written", rc.tx_hash)
 
+    def apply_edit(self, store: Any, edit: Callable[[Site], Site], action: str,
+                   call: Callable[[Any, Site], TxReceipt]) -> tuple[Site, EditResult]:
+        """A CPO's edit: validated, written to SC1, then saved (never one without the other).
+
+        Parameters
+        ----------
+        store : SiteStore
+        edit : callable
+            ``edit(site) -> new site``; raises ``SiteError`` naming the field.
+        action : str
+            The contract call, for messages (``set_threshold``, ``move_asset``, ...).
+        call : callable
+            ``call(ledger, new_site) -> TxReceipt``: the write.
+
+        Returns
+        -------
+        (new site, EditResult)
+            ``written`` with the tx; ``pending`` when the chain does not answer (saved, synced
+            later); ``off`` without a chain.
+
+        Raises
+        ------
+        SiteError
+            The edit is invalid: nothing is saved or written.
+        LedgerError
+            The chain refused it (``reason``): nothing is saved.
+        """
+        with self._lock:
+            new = edit(store.site())
+            in_step = self.synced is not None and self.synced == store.site()
+            res = self.write_edit(action, lambda led: call(led, new))
+            store.update(lambda _: new)
+            if res.state == "written" and in_step:
+                self.synced = store.site()
+            return new, res
+
     def mark_synced(self, site: Site) -> None:
         """The chain now holds ``site`` (an edit was written explicitly)."""
         with self._lock:

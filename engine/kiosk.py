@@ -332,9 +332,15 @@ class Kiosk:
         earliest = None if eds is None else max(now + eds * dt, now)
         feasible = bool(q.feasible)
         max_kwh = min(energy, float(q.max_kwh))
+        likely = max_kwh
+        if not feasible:  # what the site would likely give by the stated departure, at the car's full rate
+            full = SessionSpec(id="request", cp=cp, arrival_step=0,
+                               departure_step=max(1, min(self.horizon_steps, steps_until(now, departure, self.step_minutes))),
+                               energy_kwh=energy)
+            likely = max(max_kwh, min(energy, float(engine.quote_max_kwh(sc, full))))
         return KioskQuote(cp=cp, cabinet=asset.cabinet, now=now, departure=departure, energy_kwh=energy,
                           feasible=feasible, max_kwh=max_kwh, earliest_departure=earliest,
-                          solve_seconds=float(q.solve_seconds), likely_kwh=max_kwh)
+                          solve_seconds=float(q.solve_seconds), likely_kwh=likely)
 
     def quote(self, cp: str, departure: datetime, energy_kwh: float, now: datetime) -> KioskQuote:
         """May this driver's need be met? (no booking is made)

@@ -87,7 +87,7 @@ def _answer(q: KioskQuote) -> None:
     msg = f"Guaranteed {kwh(q.max_kwh, q.energy_kwh)} by {by}"
     if q.likely_kwh is not None and q.likely_kwh > q.max_kwh + 0.05:
         msg += f", more if the site allows (likely about {kwh(q.likely_kwh)})"
-    msg += f"; you asked for {kwh(q.energy_kwh, q.max_kwh)}."
+    msg += f"; you asked for {kwh(q.energy_kwh)}."
     if q.earliest_departure is not None:
         msg += f" Stay until {when(q.earliest_departure, q.now)} for all of it."
     else:

@@ -9,7 +9,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.clock import site_now
 from engine.ledger import LedgerError, Status
 from engine.site import Asset, AssetKind, Site, SiteError
 from engine.site_scenario import cabinet_spec, group_table
@@ -20,7 +19,7 @@ from pages.deck import build_deck, legend_html
 
 def _group_day_chart(site: Site, cabinet_id: str) -> None:
     """Today's threshold, PV and other load of a group, as the engine sees them (15-min steps)."""
-    day = site_now(site.timezone).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = ui.now().replace(hour=0, minute=0, second=0, microsecond=0)
     spec = cabinet_spec(next(g for g in site.groups() if g.cabinet.id == cabinet_id),
                         start=day, horizon_steps=96, step_minutes=15)
     times = [day + timedelta(minutes=15 * k) for k in range(96)]
@@ -53,11 +52,11 @@ def asset_details(site: Site, asset_id: str) -> None:
              "location": f"{a.lat:.6f}, {a.lon:.6f}"}
     if a.kind == AssetKind.CHARGE_POINT:
         facts["price [USD/kWh]"] = f"{a.price_per_kwh:g}"
-        now = site_now(site.timezone)
-        s = ui.kiosk().session_on(a.id, now)
+        now = ui.now()
+        s = ui.kiosk().session_on(a.id)
         if s is not None:
             p = ui.kiosk().progress(s.id, now)
-            facts["kiosk session"] = (f"{p.delivered_kwh:.1f} of {s.guaranteed_kwh:.1f} kWh promised, "
+            facts["kiosk session"] = (f"{p.delivered_kwh:.1f} kWh metered, {s.guaranteed_kwh:.1f} kWh promised "
                                       f"until {s.departure:%H:%M}, {p.power_kw:.1f} kW now")
     if a.kind == AssetKind.BATTERY:
         facts["capacity [kWh]"] = f"{a.capacity_kwh:g}"
@@ -65,10 +64,7 @@ def asset_details(site: Site, asset_id: str) -> None:
     if a.profile:
         facts["profile"] = a.profile
     if ch.ledger is not None:
-        try:
-            reg = ch.ledger.registration(a.id)
-        except Exception as exc:  # noqa: BLE001 - a chain error is shown, not raised
-            reg, facts["registration"] = None, f"unreadable ({exc})"
+        reg = ch.registration(a.id)
         if reg is not None:
             facts["asset key (SC1)"] = reg.key
             facts["registered in tx"] = f"{reg.tx_hash} (block {reg.block})"
@@ -82,30 +78,24 @@ def asset_details(site: Site, asset_id: str) -> None:
     st.table(pd.DataFrame({"": list(facts.keys()), "value": [str(v) for v in facts.values()]}).set_index(""))
 
 
-def _write_chain(action: str, fn, *args) -> tuple[str, str]:
-    ch = ui.chain()
+def _apply(action: str, edit, call) -> None:
+    """Validate an edit, write it to SC1 and save it (the chain service does both or neither)."""
     try:
-        with ch.lock:
-            rec = fn(*args)
-    except LedgerError as exc:
-        return "error", f"Saved, but the chain refused {action}: {exc.reason or exc}"
-    return "success", f"Saved and written to SC1 ({action}): tx `{rec.tx_hash}` in block {rec.block_number}"
-
-
-def _apply(action: str, edit, chain_call) -> None:
-    """Validate and save an edit (errors name the field), write it on chain, redraw the page."""
-    try:
-        _, new = ui.site_store().update(edit)
+        new, res = ui.chain().apply_edit(ui.site_store(), edit, action, call)
     except SiteError as exc:
         st.error(f"Not saved - {exc}")
         return
-    ch = ui.chain()
-    if ch.ledger is not None:
-        msg = _write_chain(action, *chain_call(new))
-        if msg[0] == "success":
-            ui.mark_synced(new)  # else the next run's sync_site writes the difference
+    except LedgerError as exc:
+        st.error(f"Not saved - the chain refused {action}: {exc.reason or exc}")
+        return
+    ui.runtime().replan()
+    if res.state == "written":
+        msg = ("success", f"Saved and written to SC1 ({action}): tx `{res.tx_hash}`")
+    elif res.state == "pending":
+        msg = ("warning", f"Saved; the chain does not answer ({res.detail}): {action} is pending and will be "
+                          "written when it answers.")
     else:
-        msg = ("info", f"Saved. Chain {ch.mode}: not written on chain.")
+        msg = ("info", "Saved. Chain off: not written on chain.")
     st.session_state["edit_msg"] = msg
     st.rerun()  # the map, the groups table and the forms show the saved site
 
@@ -140,23 +130,25 @@ def edits(site: Site) -> None:
             if aid.strip() in asset_ids:
                 st.error(f"Not saved - id: duplicate id {aid.strip()!r}")
             else:
-                _apply("register_asset", edit, lambda new: (ui.chain().ledger.register_asset, new.asset(aid.strip())))
-    with t_move, st.form("move_asset"):
-        c1, c2, c3 = st.columns(3)
-        mid = c1.selectbox("Asset", asset_ids, key="move_id")
+                _apply("register_asset", edit, lambda led, new: led.register_asset(new.asset(aid.strip())))
+    with t_move:
+        # the asset is picked outside the form, so its coordinates show as soon as it is picked
+        mid = st.selectbox("Asset", asset_ids, key="move_id")
         cur = site.asset(mid) if mid in asset_ids else site.assets[0]
-        lat = c2.number_input("Latitude", value=cur.lat, format="%.6f", key="move_lat")
-        lon = c3.number_input("Longitude", value=cur.lon, format="%.6f", key="move_lon")
-        if st.form_submit_button("Move asset"):
-            _apply("move_asset", lambda s: s.with_asset_moved(mid, lat=lat, lon=lon),
-                   lambda new: (ui.chain().ledger.move_asset, new.asset(mid)))
+        with st.form("move_asset"):
+            c2, c3 = st.columns(2)
+            lat = c2.number_input("Latitude", value=cur.lat, format="%.6f", key=f"move_lat_{cur.id}")
+            lon = c3.number_input("Longitude", value=cur.lon, format="%.6f", key=f"move_lon_{cur.id}")
+            if st.form_submit_button("Move asset"):
+                _apply("move_asset", lambda s: s.with_asset_moved(mid, lat=lat, lon=lon),
+                       lambda led, new: led.move_asset(new.asset(mid)))
     with t_wire, st.form("rewire_asset"):
         c1, c2 = st.columns(2)
         wid = c1.selectbox("Asset", asset_ids, key="wire_id")
         wcab = c2.selectbox("New cabinet", cab_ids, key="wire_cabinet")
         if st.form_submit_button("Re-wire asset"):
             _apply("move_asset", lambda s: s.with_asset_moved(wid, cabinet=wcab),
-                   lambda new: (ui.chain().ledger.move_asset, new.asset(wid)))
+                   lambda led, new: led.move_asset(new.asset(wid)))
     with t_thr, st.form("threshold"):
         c1, c2 = st.columns(2)
         tcab = c1.selectbox("Cabinet", cab_ids, key="thr_cabinet")
@@ -164,7 +156,7 @@ def edits(site: Site) -> None:
         kw = c2.number_input("Threshold [kW]", value=float(cur_kw), key="thr_kw", format="%.2f")
         if st.form_submit_button("Set threshold"):
             _apply("set_threshold", lambda s: s.with_threshold(tcab, kw),
-                   lambda new: (ui.chain().ledger.set_threshold, tcab, new.cabinet(tcab).threshold_kw))
+                   lambda led, new: led.set_threshold(tcab, new.cabinet(tcab).threshold_kw))
 
 
 def _on_map_select() -> None:
@@ -184,17 +176,12 @@ def _on_map_select() -> None:
 def main() -> None:
     store = ui.site_store()
     site = store.site()
-    ui.ensure_synced(site)
     st.title("Site map")
     st.caption(f"{site.name}: {len(site.cabinets)} cabinets, {len(site.charge_points)} charge points, "
                f"{len(site.assets) - len(site.charge_points)} other assets. Click an asset on the map or pick it below.")
     cab_ids = [c.id for c in site.cabinets]
     shown = st.multiselect("Filter by cabinet", cab_ids, default=cab_ids, key="cab_filter")
-    statuses: dict[str, Status] = {}
-    ui.refresh_statuses(ui.kiosk(), site_now(site.timezone))
-    for aid, rep in ui.chain_statuses([a.id for a in site.charge_points]).items():
-        if rep is not None:
-            statuses[aid] = rep.status
+    statuses: dict[str, Status] = {cp: r.status for cp, r in ui.runtime().readings.items()}
     ids = [c.id for c in site.cabinets if c.id in shown] + [a.id for a in site.assets if a.cabinet in shown]
     if st.session_state.get("asset_pick") not in ids:
         st.session_state.pop("asset_pick", None)

@@ -1,6 +1,7 @@
 """app.py: navigation, the shared CPO sidebar, and the kiosk URL that shows the kiosk alone."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,12 @@ def test_cpo_pages_and_sidebar_with_the_embedded_chain():
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception
+    # pages never wait for the chain: the runtime's outbox thread connects it in the background
+    for _ in range(120):
+        if "chain id" in _texts(at.sidebar.caption):
+            break
+        time.sleep(1)
+        at.run()
     assert [t.value for t in at.title] == ["Site map"]  # the default page
     side = _texts(at.sidebar.markdown) + _texts(at.sidebar.caption)
     assert "Caltech ACN garage, Pasadena" in side

@@ -49,7 +49,7 @@ def test_the_kiosk_still_quotes(content) -> None:
     at.number_input(key="energy_kwh").set_value(12.0)
     at.button(key="FormSubmitter:need-Can my need be met?").click().run()
     assert not at.exception, at.exception
-    assert "12.0 kWh will be delivered" in "\n".join(str(e.value) for e in at.success)
+    assert "Guaranteed: 12.0 kWh" in "\n".join(str(e.value) for e in at.success)
 
 
 @pytest.mark.parametrize("content", [_truncated, _bogus_timezone], ids=["truncated", "bogus-timezone"])

@@ -1,6 +1,8 @@
 """pages/kiosk.py: the driver's need in, the quote's answer out, booking, status on chain, progress."""
 from __future__ import annotations
 
+import time
+from datetime import time as dt_time
 from pathlib import Path
 
 import pytest
@@ -42,23 +44,23 @@ def _ask(at, how: str | None = None, **values) -> AppTest:
 
 def test_feasible_quote(monkeypatch):
     at = _ask(_kiosk(monkeypatch=monkeypatch), energy_kwh=12.0)
-    assert "Yes: your 12.0 kWh will be delivered by 11:00." in _text(at.success)
-    assert at.button(key="confirm").label == "Confirm and start charging"
+    assert "Guaranteed: 12.0 kWh by 11:00." in _text(at.success)
+    assert at.button(key="start").label == "Start charging"
 
 
 def test_infeasible_quote_says_how_much_and_how_long(monkeypatch):
     at = _ask(_kiosk(monkeypatch=monkeypatch), energy_kwh=40.0)
     text = _text(at.warning)
-    # 3 h at the EVSE's 6.656 kW = 19.97 kWh; 40 kWh need about 6 h -> stay until 14:00 or a bit later
-    assert "Only 20.0 kWh of your 40.0 kWh can be delivered by 11:00." in text
-    assert "Stay until 14:15 for all of it." in text
-    assert at.button(key="confirm").label == "Confirm: charge 20.0 kWh by 11:00"
+    # promised at 90 % of 6.656 kW until 10:24 (36 min kept as margin): 28 steps of 5 min = 13.98 kWh
+    assert "Guaranteed 14.0 kWh by 11:00, more if the site allows (likely about 20.0 kWh)" in text
+    assert "you asked for 40.0 kWh" in text and "Stay until" in text and "for all of it" in text
+    assert at.button(key="start").label == "Start charging"
 
 
 def test_soc_need_is_converted(monkeypatch):
     at = _ask(_kiosk(monkeypatch=monkeypatch), how="Battery and state of charge", battery_kwh=50.0, soc_now=20.0,
-              soc_target=50.0)
-    assert "Yes: your 15.0 kWh will be delivered" in _text(at.success)
+              soc_target=40.0)
+    assert "Guaranteed: 10.0 kWh by 11:00." in _text(at.success)
 
 
 @pytest.mark.parametrize(
@@ -83,32 +85,75 @@ def test_picker_without_cp_and_unknown_cp(monkeypatch):
     assert _text(at.error) == "cp: unknown charge point 'ZZ-9'"
 
 
-def test_booking_posts_the_status_on_chain_and_shows_progress(monkeypatch):
+def test_booking_is_charged_metered_and_posted_on_chain(monkeypatch):
+    monkeypatch.setenv("EV_CLOCK_SPEED", "60")  # a site minute a second, from 08:00
     at = _kiosk(chain=True, monkeypatch=monkeypatch)
-    at = _ask(at, how="Battery and state of charge", battery_kwh=60.0, soc_now=30.0, soc_target=60.0)
-    at.button(key="confirm").click().run()
+    at = _ask(at, how="Battery and state of charge", battery_kwh=60.0, soc_now=30.0, soc_target=45.0)
+    at.button(key="start").click().run()
     assert not at.exception, at.exception
-    assert "Status posted on chain: `0x" in _text(at.success)
     assert "Charging at CA-303 until 11:00" in _text(at.subheader)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Promised"] == "18.0 kWh" and metrics["State of charge"] == "30 %"
-    assert float(metrics["Power now"].split()[0]) > 0
-    assert "Charging" in _text(at.caption)
+    assert metrics["Guaranteed"] == "9.0 kWh"
+    assert {"Delivered", "Power now", "Cost so far", "Projected finish"} <= set(metrics)
     from engine.ledger import Status
     from pages import ui
 
-    rep = ui.chain().ledger.get_status("CA-303")
-    assert rep.status == Status.CHARGING and rep.power_kw > 0
-    # later: progress from the plan (the clock moved on)
-    monkeypatch.setenv("EV_NOW", "2026-05-06T10:00:00")
-    at.run()
-    metrics = {m.label: m.value for m in at.metric}
-    delivered = float(metrics["Delivered"].split()[0])
-    assert 5.0 < delivered <= 18.0
-    assert metrics["State of charge"] == f"{30 + 100 * delivered / 60:.0f} %"
-    assert at.get("plotly_chart")
-    # after the departure the charge point is free again, on the page and on chain
-    monkeypatch.setenv("EV_NOW", "2026-05-06T11:05:00")
+    rt = ui.runtime()
+    first = float(metrics["Delivered"].split()[0])
+    deadline = time.time() + 60
+    delivered = first
+    while time.time() < deadline and delivered <= first + 0.5:
+        time.sleep(1)
+        at.run()
+        delivered = float({m.label: m.value for m in at.metric}["Delivered"].split()[0])
+    assert delivered > first + 0.5  # metered energy rises without any other page
+    assert "On track" in _text(at.markdown)
+    ch = ui.chain()
+    deadline = time.time() + 150
+    charging = []
+    while time.time() < deadline and not charging:
+        time.sleep(1)
+        if ch.ledger is not None:
+            charging = [e for e in ch.ledger.status_history("CA-303") if e.status == Status.CHARGING and e.energy_kwh > 0]
+    assert charging  # SC2 holds the metered values too
+    assert rt.journal.readings(cp="CA-303")
+    at.button(key="stop").click().run()
+    assert not at.exception, at.exception
     at.run()
     assert "Charge point CA-303" in _text(at.subheader)
-    assert ui.chain().ledger.get_status("CA-303").status == Status.AVAILABLE
+
+
+def test_second_driver_is_told_the_charge_point_is_taken(monkeypatch):
+    at1 = _ask(_kiosk(monkeypatch=monkeypatch), energy_kwh=8.0)
+    at2 = AppTest.from_file(PAGE, default_timeout=120)
+    at2.query_params["cp"] = "CA-303"
+    at2.run()
+    at2 = _ask(at2, energy_kwh=8.0)
+    at1.button(key="start").click().run()
+    assert "Charging at CA-303" in _text(at1.subheader)
+    at2.button(key="start").click().run()
+    assert "CA-303 is taken" in _text(at2.warning)  # not shown the first driver's session
+    at3 = AppTest.from_file(PAGE, default_timeout=120)
+    at3.query_params["cp"] = "CA-303"
+    at3.run()
+    assert "CA-303 is taken" in _text(at3.warning)
+
+
+def test_departure_not_today_says_the_day_and_asks(monkeypatch):
+    monkeypatch.setenv("EV_NOW", "2026-05-06T16:00:00")
+    at = _kiosk(monkeypatch=monkeypatch)
+    at.time_input(key="dep_time").set_value(dt_time(15, 0))  # earlier than now: tomorrow, 23 h away
+    at = _ask(at, energy_kwh=10.0)
+    assert "Thursday 07 May at 15:00" in _text(at.info)
+    assert "Thu 07 May 15:00" in _text(at.success)
+    assert at.button(key="start").disabled  # until the driver confirms the day
+    at.checkbox(key="confirm_far").check().run()
+    assert not at.button(key="start").disabled
+
+
+def test_tiny_need_and_small_shortfall_are_shown_honestly(monkeypatch):
+    at = _ask(_kiosk(monkeypatch=monkeypatch), energy_kwh=0.01)
+    assert _text(at.error).startswith("energy_kwh: must be at least 0.1 kWh")
+    at = _ask(at, energy_kwh=14.0)  # 13.98 kWh can be promised: the shortfall shows in its digits
+    text = _text(at.warning)
+    assert "Guaranteed 13.98 kWh" in text and "you asked for 14.0 kWh" in text
