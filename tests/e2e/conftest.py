@@ -31,7 +31,7 @@ def app_url(tmp_path_factory):
     """Base URL of a streamlit server running app.py (started once per test session)."""
     port = _free_port()
     state = tmp_path_factory.mktemp("state")
-    env = dict(os.environ, EV_STATE_DIR=str(state), CHAIN_RPC_URL="", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, EV_STATE_DIR=str(state), CHAIN_RPC_URL="", PYTHONUNBUFFERED="1", EV_CLOCK_SPEED="60")
     log = open(state / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py",
