@@ -30,6 +30,7 @@ from engine.runtime.controller import CarState, cabinet_scenario, promise_deadli
 from engine.runtime.journal import SessionRecord
 from engine.scenario import SessionSpec
 from engine.site import AssetKind
+from engine.validate import number
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.runtime.site_runtime import SiteRuntime
@@ -56,12 +57,7 @@ class KioskError(FieldError):
 
 
 def _num(value: Any, name: str, lo: float, hi: float, *, lo_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise KioskError(name, f"must be a number, got {value!r}")
-    x = float(value)
-    if (x <= lo if lo_open else x < lo) or x > hi:
-        raise KioskError(name, f"must be in {'(' if lo_open else '['}{lo:g}, {hi:g}], got {x:g}")
-    return x
+    return number(value, name, lo=lo, hi=hi, lo_open=lo_open, interval=True, error=KioskError)
 
 
 def energy_from_soc(battery_kwh: float, soc_now_pct: float, soc_target_pct: float) -> float:
@@ -312,7 +308,7 @@ class Kiosk:
         # that the plans (at the full rating) keep a margin for every promise, not only this one
         specs = []
         for c in cars:
-            sp = session_spec(c, now, self.step_minutes, self.horizon_steps)
+            sp = session_spec(c, now, self.step_minutes, self.horizon_steps, quote=True)
             if sp is None or not sp.guaranteed:
                 continue
             cap = controller.PROMISE_DERATE * c.rated_kw

@@ -125,9 +125,10 @@ def taper_effective_kw(obs: Sequence[tuple[float, float]], remaining_kwh: float)
     return r / hours
 
 
-def steps_until(now: datetime, t: datetime, step_minutes: float) -> int:
-    """Whole steps from ``now`` until ``t`` (at least 0)."""
-    return max(0, math.floor((t - now).total_seconds() / (60.0 * step_minutes) + 1e-9))
+def steps_until(now: datetime, t: datetime, step_minutes: float, *, up: bool = False) -> int:
+    """Whole steps from ``now`` until ``t`` (at least 0), rounded down (or ``up``)."""
+    x = (t - now).total_seconds() / (60.0 * step_minutes)
+    return max(0, math.ceil(x - 1e-9) if up else math.floor(x + 1e-9))
 
 
 def promise_deadline(arrival: datetime, departure: datetime) -> datetime:
@@ -141,21 +142,30 @@ def promise_deadline(arrival: datetime, departure: datetime) -> datetime:
     return departure - min(PROMISE_MARGIN_MAX, stay * PROMISE_MARGIN_FRAC)
 
 
-def session_spec(car: CarState, now: datetime, step_minutes: float, horizon: int) -> SessionSpec | None:
-    """What the engine plans for this car from ``now`` (None: nothing to plan)."""
+def session_spec(car: CarState, now: datetime, step_minutes: float, horizon: int, *,
+                 quote: bool = False) -> SessionSpec | None:
+    """What the engine plans for this car from ``now`` (None: nothing to plan).
+
+    A promise's window ends at its promise deadline, counted in whole steps from ``now``: rounded
+    down when quoting, up when planning. Plans start wherever ``now`` falls, so rounding down at
+    every re-plan would lose part of a step of every car's window each time (and make a tight
+    promise infeasible); rounding up stays within the margin before the stated departure.
+    """
     if car.faulted or car.uncontrolled:
         return None
     s = car.session
     max_kw = car.accept_kw
     dep = min(steps_until(now, s.departure, step_minutes), horizon)
     if s.in_promise(now) and car.promise_left_kwh > EPS_KWH and dep >= 1:
-        early = min(steps_until(now, promise_deadline(s.arrival, s.departure), step_minutes), horizon)
+        early = min(steps_until(now, promise_deadline(s.arrival, s.departure), step_minutes, up=not quote), horizon)
         cap = PROMISE_DERATE * car.rated_kw if car.rated_kw > 0 else None
         if cap is not None and PLAN_PROMISE_DERATED:
             max_kw = cap if max_kw is None else min(max_kw, cap)
         rate = max_kw if max_kw is not None else car.rated_kw
         if early >= 1 and (rate <= 0 or car.promise_left_kwh <= rate * early * step_minutes / 60.0):
             dep = early  # the margin holds; else the whole window to the stated departure
+        elif not quote:
+            dep = min(steps_until(now, s.departure, step_minutes, up=True), horizon)
         energy = min(car.promise_left_kwh, car.need_left_kwh) if s.requested_kwh > 0 else car.promise_left_kwh
         return SessionSpec(id=s.id, cp=s.cp, arrival_step=0, departure_step=dep, energy_kwh=energy,
                            max_kw=max_kw, guaranteed=True)
