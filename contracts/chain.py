@@ -262,6 +262,7 @@ class Chain:
         if self._shared.chain_id is not None:
             release_writer_lock(self._lock_path())
         if self.mode == "embedded" and self._shared.node is not None and self._shared.node.journal is not None:
+            self._shared.node.close()  # a Ledger still holding it must not append to the journal
             forget_embedded_node(chain_dir(self.state_dir))
 
     # -- plumbing -------------------------------------------------------------------

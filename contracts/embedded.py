@@ -39,6 +39,8 @@ from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
 from web3.datastructures import AttributeDict
 
+from engine.ledger import LedgerError
+
 __all__ = ["DEV_KEYS", "EmbeddedNode", "embedded_node", "forget_embedded_node", "journal_path"]
 
 #: eth-tester's development keys (private keys 1..10), funded at genesis.
@@ -95,6 +97,7 @@ class EmbeddedNode:
         self.replay_note: str | None = None
         self._offset = 0  # bytes of the journal already applied
         self._unsnapshotted = 0
+        self.closed = False
         t0 = time.perf_counter()
         header, entries = self._read_journal()
         self._genesis_ts = int(header["genesis"]["timestamp"]) if header else int(time.time())
@@ -230,6 +233,11 @@ class EmbeddedNode:
             f"({type(exc).__name__}: {exc}); kept the first {n}, the whole journal is in {aside.name}"
         )
 
+    def close(self) -> None:
+        """No more writes through this object (reads still answer, as of now)."""
+        with self.lock:
+            self.closed = True
+
     def catch_up(self) -> int:
         """Replay what another process appended to the journal since; returns how many."""
         with self.lock:
@@ -322,9 +330,12 @@ class EmbeddedNode:
     def send_raw(self, raw_hex: str) -> Any:
         """Mine one signed raw transaction and journal it; returns its receipt.
 
-        Raises eth-tester's ``ValidationError`` (e.g. a wrong nonce) when it is refused.
+        Raises eth-tester's ``ValidationError`` (e.g. a wrong nonce) when it is refused, and
+        ``LedgerError`` after :meth:`close` (the journal may have moved on without it).
         """
         with self.lock:
+            if self.closed:
+                raise LedgerError("embedded chain: this connection was closed; connect again to write")
             tx_hash = self.w3.eth.send_raw_transaction(raw_hex)  # eth-tester mines it at once
             receipt = self.w3.eth.get_transaction_receipt(tx_hash)
             block = self.w3.eth.get_block(receipt["blockNumber"])

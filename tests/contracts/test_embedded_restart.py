@@ -164,3 +164,20 @@ def test_one_process_writes_a_state_folder_s_embedded_chain_another_reads_then_t
     reader.post_status(StatusReport("CP-2", Status.CHARGING, 2.0, 0))  # takes over: replays the writer's last post first
     assert reader.get_status("CP-1").energy_kwh == 0.6 and reader.get_status("CP-2").power_kw == 2.0
     assert [h.energy_kwh for h in _restart(reader, tmp_path).status_history("CP-1")] == [0.5, 0.6]
+
+
+def test_a_closed_embedded_connection_no_longer_writes(tmp_path):
+    from engine.ledger import LedgerError
+
+    old = Ledger.connect("", state_dir=tmp_path)
+    old.sync_site(small_site())
+    new = _restart(old, tmp_path)
+    new.post_status(StatusReport("CP-1", Status.CHARGING, 1.0, 0.5))
+    try:
+        old.post_status(StatusReport("CP-2", Status.CHARGING, 1.0, 0.5))  # would fork the journal
+    except LedgerError as exc:
+        assert "closed" in str(exc)
+    else:
+        raise AssertionError("a closed embedded connection must refuse writes")
+    again = _restart(new, tmp_path)
+    assert again.get_status("CP-1").energy_kwh == 0.5 and again.get_status("CP-2") is None

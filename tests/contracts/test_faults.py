@@ -201,6 +201,7 @@ def test_a_node_that_hangs_never_blocks_a_caller_long_and_is_used_again_when_it_
         "set_threshold": lambda: ledger.set_threshold("C-A", 17),
         "get_status": lambda: ledger.get_status("CP-1"),
         "sign_statuses": lambda: ledger.sign_statuses([StatusReport("CP-3", Status.CHARGING, 2.0, 0)]),
+        "sign_statuses 2": lambda: ledger.sign_statuses([StatusReport("CP-2", Status.CHARGING, 2.0, 0)]),
         "head": lambda: ledger.head(),
         "connect": lambda: Ledger.connect(proxy.url, state_dir=tmp_path),
     }
