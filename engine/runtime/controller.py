@@ -39,6 +39,7 @@ EPS_KWH = 1e-3
 #: Split each plan's load among cars earliest deadline first (time-consistent re-planning:
 #: a car that can wait leaves the early capacity to one that cannot; see docs/runtime.md).
 SPLIT_BY_DEADLINE = True
+SPLIT_BY = "deadline"  # "laxity" measured worse: docs/runtime.md
 #: A promise is quoted and planned as if the car took only this share of the charge point's
 #: rating, so that a car whose own charger is a little slower, or that tapers near full, still
 #: gets it; the rest of its need is planned at the full rating once the promise is kept.
@@ -288,7 +289,12 @@ def decide(
         rated = {cp.id: cp.rated_kw for cp in sc.charge_points}
         power = np.array([planned[sp.id] for sp in specs])
         max_kw = np.array([min(rated[sp.cp], sp.max_kw if sp.max_kw is not None else np.inf) for sp in specs])
-        split = deadline_split(power, np.array([sp.departure_step for sp in specs]), max_kw)
+        deadline = np.array([sp.departure_step for sp in specs])
+        urgency = None
+        if SPLIT_BY == "laxity":  # latest start time: the car with the least slack first
+            need_steps = np.array([sp.energy_kwh for sp in specs]) / np.maximum(max_kw * sc.dt_hours, 1e-9)
+            urgency = np.maximum(deadline - need_steps, 1.0)
+        split = deadline_split(power, deadline, max_kw, urgency)
         if split is not None:
             planned = {sp.id: split[k] for k, sp in enumerate(specs)}
     for c in cars:
