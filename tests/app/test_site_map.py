@@ -186,3 +186,39 @@ def test_a_cabinet_shows_its_day_as_the_engine_sees_it(chain_off):
     y = fig["data"][1]["y"]
     pv = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else np.asarray(y)
     assert pv.shape == (96,) and pv.max() > 0 and pv[:16].max() == 0  # PV by day only
+
+
+def test_a_threshold_the_chain_would_refuse_or_zero_is_not_saved(chain_off):
+    at = _page()
+    for kw in (1e9, 0.0):
+        at.number_input(key="thr_kw").set_value(kw)
+        at.button(key="FormSubmitter:threshold-Set threshold").click().run()
+        assert "Not saved" in _text(at.error) and "threshold_kw" in _text(at.error)
+    assert not (Path(os.environ["EV_STATE_DIR"]) / "site.json").exists()
+
+
+def test_a_move_far_from_the_site_is_refused(chain_off):
+    at = _page()
+    at.selectbox(key="move_id").set_value("CA-303").run()
+    at.number_input(key="move_lat_CA-303").set_value(0.0)
+    at.number_input(key="move_lon_CA-303").set_value(0.0)
+    at.button(key="FormSubmitter:move_asset-Move asset").click().run()
+    assert "Not saved" in _text(at.error) and ("lat" in _text(at.error) or "lon" in _text(at.error))
+    assert not (Path(os.environ["EV_STATE_DIR"]) / "site.json").exists()
+
+
+def test_a_refused_chain_write_saves_nothing(monkeypatch):
+    at = _page()
+    from engine.ledger import LedgerError
+    from pages import ui
+
+    assert ui.chain().ensure_synced()
+
+    def refuse(*_a, **_k):
+        raise LedgerError("set_threshold reverted", reason="threshold out of range")
+
+    monkeypatch.setattr(type(ui.chain().ledger), "set_threshold", refuse)
+    at.number_input(key="thr_kw").set_value(21.0)
+    at.button(key="FormSubmitter:threshold-Set threshold").click().run()
+    assert "the chain refused set_threshold: threshold out of range" in _text(at.error)
+    assert not (Path(os.environ["EV_STATE_DIR"]) / "site.json").exists()  # the file and SC1 agree
