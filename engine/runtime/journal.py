@@ -244,6 +244,18 @@ class Journal:
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._conn().execute(sql, tuple(args)).fetchall()
 
+    def _select(self, table: str, order: str, *, since: datetime | None = None, **equal: Any) -> list[sqlite3.Row]:
+        """Rows of ``table`` whose columns equal the given values (None: any) and ``at >= since``."""
+        sql, args = f"SELECT * FROM {table} WHERE 1=1", []
+        for col, value in equal.items():
+            if value is not None:
+                sql += f" AND {col}=?"
+                args.append(value)
+        if since is not None:
+            sql += " AND at>=?"
+            args.append(since.isoformat())
+        return self._read(f"{sql} ORDER BY {order}", args)
+
     def close(self) -> None:
         """Close every thread's connection."""
         with self._conns_lock:
@@ -303,16 +315,8 @@ class Journal:
     def sessions(self, *, open_only: bool = False, cp: str | None = None, cabinet: str | None = None,
                  since: datetime | None = None) -> list[SessionRecord]:
         """Sessions in arrival order, filtered."""
-        sql, args = "SELECT * FROM sessions WHERE 1=1", []
-        if open_only:
-            sql += " AND state='open'"
-        if cp is not None:
-            sql += " AND cp=?"
-            args.append(cp)
-        if cabinet is not None:
-            sql += " AND cabinet=?"
-            args.append(cabinet)
-        rows = [SessionRecord.from_row(r) for r in self._read(sql + " ORDER BY arrival, rowid", args)]
+        rows = [SessionRecord.from_row(r) for r in self._select("sessions", "arrival, rowid", cp=cp, cabinet=cabinet,
+                                                                  state="open" if open_only else None)]
         if since is not None:
             rows = [s for s in rows if s.arrival >= since or s.ended_at is None or s.ended_at >= since]
         return rows
@@ -360,17 +364,7 @@ class Journal:
 
     def readings(self, *, session_id: str | None = None, cp: str | None = None,
                  since: datetime | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM readings WHERE 1=1", []
-        if session_id is not None:
-            sql += " AND session_id=?"
-            args.append(session_id)
-        if cp is not None:
-            sql += " AND cp=?"
-            args.append(cp)
-        if since is not None:
-            sql += " AND at>=?"
-            args.append(since.isoformat())
-        return [dict(r) for r in self._read(sql + " ORDER BY id", args)]
+        return [dict(r) for r in self._select("readings", "id", since=since, session_id=session_id, cp=cp)]
 
     def latest_readings(self) -> dict[str, dict[str, Any]]:
         """The last reading of every charge point."""
@@ -422,11 +416,7 @@ class Journal:
                       (cabinet, at.isoformat(), ev_kw, other_kw, pv_kw, battery_kw, threshold_kw))
 
     def loads(self, cabinet: str, since: datetime | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM loads WHERE cabinet=?", [cabinet]
-        if since is not None:
-            sql += " AND at>=?"
-            args.append(since.isoformat())
-        return [dict(r) for r in self._read(sql + " ORDER BY at", args)]
+        return [dict(r) for r in self._select("loads", "at", since=since, cabinet=cabinet)]
 
     # -- plan segments -------------------------------------------------------------------------------
     def save_plans(self, segments: dict[str, dict[str, Any]]) -> None:

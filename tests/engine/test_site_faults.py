@@ -13,7 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.kiosk import Kiosk, SessionBook
+from engine.kiosk import Kiosk
+from engine.runtime.clock import SteppableClock
+from engine.runtime.journal import Journal
+from engine.runtime.simulator import SimulatedChargers
+from engine.runtime.site_runtime import SiteRuntime
 from engine.site import MAX_DISTANCE_KM, SiteError, distance_km, load_site, site_from_dict, site_to_dict
 from engine.sitestore import DEFAULT_SITE, SiteStore
 
@@ -116,7 +120,7 @@ def test_a_hand_edited_bad_site_without_a_good_copy_falls_back_to_the_shipped_on
     assert site == load_site(DEFAULT_SITE)
     assert store.problem is not None and field in store.problem and "shipped site" in store.problem
     # the kiosk still quotes (it used to raise on every page)
-    kiosk = Kiosk(store, SessionBook(tmp_path))
+    kiosk = Kiosk(SiteRuntime(store.site, Journal(tmp_path), SimulatedChargers(store.site()), SteppableClock(NOW)))
     q = kiosk.quote("CA-303", NOW + timedelta(hours=3), 10.0, NOW)
     assert q.feasible
 
