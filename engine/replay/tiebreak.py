@@ -29,8 +29,7 @@ import numpy as np
 __all__ = ["deadline_split"]
 
 
-def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarray,
-                   urgency: np.ndarray | None = None) -> np.ndarray | None:
+def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarray) -> np.ndarray | None:
     """Re-split a plan's load among its cars, each as early as possible within its deadline.
 
     Parameters
@@ -41,9 +40,6 @@ def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarra
         Each car's window end (exclusive) in plan steps.
     max_kw : ndarray
         Each car's rate limit [kW].
-    urgency : ndarray, optional
-        What orders the cars instead of their deadline (e.g. their latest start time, for least
-        laxity first) [steps]; the windows stay their deadlines.
 
     Returns
     -------
@@ -89,8 +85,7 @@ def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarra
     lp = highspy.HighsLp()
     lp.num_col_ = int(n)
     lp.num_row_ = int(n_rows)
-    order = hi if urgency is None else np.asarray(urgency, dtype=float)
-    lp.col_cost_ = (tt + 1.0) / np.maximum(order[car], 1)
+    lp.col_cost_ = (tt + 1.0) / np.maximum(hi[car], 1)
     lp.col_lower_ = np.zeros(n)
     lp.col_upper_ = max_kw[car].astype(float)
     slack = 1e-9 * (1.0 + rhs)

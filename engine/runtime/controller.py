@@ -39,7 +39,6 @@ EPS_KWH = 1e-3
 #: Split each plan's load among cars earliest deadline first (time-consistent re-planning:
 #: a car that can wait leaves the early capacity to one that cannot; see docs/runtime.md).
 SPLIT_BY_DEADLINE = True
-SPLIT_BY = "deadline"  # "laxity" measured worse: docs/runtime.md
 #: A promise is quoted and planned as if the car took only this share of the charge point's
 #: rating, so that a car whose own charger is a little slower, or that tapers near full, still
 #: gets it; the rest of its need is planned at the full rating once the promise is kept.
@@ -282,21 +281,7 @@ def decide(
     bat = sc.cabinets[0].battery
     if bat is not None:
         d.battery_energy_kwh = np.concatenate([[bat.energy_kwh], np.asarray(plan.battery_energy_kwh, float)])
-    planned = {sp.id: np.asarray(sp.power_kw, float) for sp in plan.sessions}
-    if len(specs) > 1 and SPLIT_BY_DEADLINE:
-        from engine.replay.tiebreak import deadline_split
-
-        rated = {cp.id: cp.rated_kw for cp in sc.charge_points}
-        power = np.array([planned[sp.id] for sp in specs])
-        max_kw = np.array([min(rated[sp.cp], sp.max_kw if sp.max_kw is not None else np.inf) for sp in specs])
-        deadline = np.array([sp.departure_step for sp in specs])
-        urgency = None
-        if SPLIT_BY == "laxity":  # latest start time: the car with the least slack first
-            need_steps = np.array([sp.energy_kwh for sp in specs]) / np.maximum(max_kw * sc.dt_hours, 1e-9)
-            urgency = np.maximum(deadline - need_steps, 1.0)
-        split = deadline_split(power, deadline, max_kw, urgency)
-        if split is not None:
-            planned = {sp.id: split[k] for k, sp in enumerate(specs)}
+    planned = split_by_deadline(sc, specs, plan)
     for c in cars:
         s = c.session
         p = planned.get(s.id)
@@ -310,6 +295,29 @@ def decide(
         d.segments[s.id] = {"start": now.isoformat(), "step_minutes": step_minutes, "base_kwh": c.delivered_kwh,
                             "power_kw": list(sched)}
     return d
+
+
+def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) -> dict[str, np.ndarray]:
+    """The plan's power per session [kW], its load re-split earliest deadline first.
+
+    The engine's stage 5 charges as early as possible in aggregate; which car takes the early
+    capacity is a tie. Re-planning online, the car that can wait should leave it to the car that
+    cannot (:func:`engine.replay.tiebreak.deadline_split`). This is the one seam through which
+    both the live loop and the replay's ``mpc`` turn an engine plan into powers. Splitting by
+    latest start time instead was measured worse (docs/runtime.md).
+    """
+    planned = {sp.id: np.asarray(sp.power_kw, float) for sp in plan.sessions}
+    if len(specs) <= 1 or not SPLIT_BY_DEADLINE:
+        return planned
+    from engine.replay.tiebreak import deadline_split
+
+    rated = {cp.id: cp.rated_kw for cp in scenario.charge_points}
+    power = np.array([planned[sp.id] for sp in specs])
+    max_kw = np.array([min(rated[sp.cp], sp.max_kw if sp.max_kw is not None else np.inf) for sp in specs])
+    split = deadline_split(power, np.array([sp.departure_step for sp in specs]), max_kw)
+    if split is None:
+        return planned
+    return {sp.id: split[k] for k, sp in enumerate(specs)}
 
 
 def guard(setpoints: Sequence[Setpoint], allowed_kw: float, now: datetime) -> tuple[list[Setpoint], bool]:
