@@ -100,6 +100,21 @@ def _form(creds: Credentials) -> None:
     st.caption("Drivers: use the kiosk link on your charge point.")
 
 
+def gate() -> None:
+    """Stop a CPO page here unless signed in (the page then shows only the sign-in form).
+
+    app.py gates every CPO page already; this second gate is for a page script run on its own:
+    until app.py has run once in the process, streamlit serves ``/<name>`` straight from
+    ``pages/<name>.py`` (its multipage "v1" mode, because the folder is named ``pages``). A kiosk
+    URL (``?cp=...``) is never offered the sign-in form either.
+    """
+    if st.query_params.get("cp"):
+        st.error("This page is not available from a charge point's kiosk link.")
+        st.stop()
+    if not require_cpo():
+        st.stop()
+
+
 def sign_out_button() -> None:
     """A sign-out button in the sidebar."""
     with st.sidebar:

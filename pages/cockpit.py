@@ -183,6 +183,10 @@ def live(shown: tuple[str, ...]) -> None:
             st.plotly_chart(_gauge(c), key=f"gauge_{c.id}")
             st.caption(f"{c.sessions} session(s); EVs {c.ev_kw:.1f} kW, other {c.other_kw:.1f} kW, "
                        f"PV {c.pv_kw:.1f} kW, battery {c.battery_kw:+.1f} kW")
+        busy = [r for r in view.rows_of(c.id) if r.session_id is not None]
+        for col, r in zip(st.columns(max(3, len(busy))) if busy else [], busy):
+            col.progress(min(1.0, max(0.0, r.load_pct / 100.0)),
+                         text=f"**{r.cp}** {r.power_kw:.1f} of {r.rated_kw:g} kW - {_promise(r)}")
         st.dataframe(_cp_table(view.rows_of(c.id), view.now), hide_index=True, width="stretch",
                      column_config=CP_COLUMNS, key=f"cps_{c.id}")
     st.caption(f"Updates every {REFRESH_SECONDS} s (site clock {view.now:%H:%M:%S}); "
@@ -234,8 +238,6 @@ def threshold_form(site: Site) -> None:
 
 
 def main() -> None:
-    if not auth.require_cpo():
-        return
     site = ui.site_store().site()
     st.title("Cockpit")
     st.caption(f"{site.name}: each cabinet's load against its threshold over the last {HISTORY_HOURS:g} h and the "
@@ -249,4 +251,5 @@ def main() -> None:
     threshold_form(site)
 
 
+auth.gate()  # CPO only
 main()

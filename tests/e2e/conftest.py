@@ -1,6 +1,7 @@
 """End-to-end fixtures: a real `streamlit run app.py` server and Debian's chromium.
 
-The server runs on a free loopback port with its own state folder, on the embedded chain.
+The server runs on a free loopback port with its own state folder, on the embedded chain, with
+``EV_CPO_PASSWORD`` set (CPO pages need ``helpers.sign_in``).
 Pages are driven with Playwright's sync API in /usr/bin/chromium (never a downloaded browser).
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "screenshots"
+CPO_PASSWORD = "e2e-cpo-password"  # the server's EV_CPO_PASSWORD (helpers.sign_in types it)
 
 
 def _free_port() -> int:
@@ -33,6 +35,7 @@ def app_url(tmp_path_factory):
     state = tmp_path_factory.mktemp("state")
     env = dict(os.environ, EV_STATE_DIR=str(state), CHAIN_RPC_URL="", PYTHONUNBUFFERED="1")
     log = open(state / "streamlit.log", "w")
+    env["EV_CPO_PASSWORD"] = CPO_PASSWORD
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py",
          "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
