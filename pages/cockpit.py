@@ -227,11 +227,12 @@ def threshold_form(site: Site) -> None:
     if msg:
         getattr(st, msg[0])(msg[1])
     cab_ids = [c.id for c in site.cabinets]
-    with st.form("cockpit_threshold"):
-        c1, c2 = st.columns(2)
-        cab = c1.selectbox("Cabinet", cab_ids, key="ck_thr_cabinet")
-        kw = c2.number_input("New threshold [kW]", value=float(site.cabinets[0].threshold_kw), step=0.5,
-                             format="%.2f", key="ck_thr_kw")
+    c1, c2 = st.columns(2)
+    # the cabinet is picked outside the form, so its threshold shows as soon as it is picked
+    cab = c1.selectbox("Cabinet", cab_ids, key="ck_thr_cabinet")
+    with c2.form("cockpit_threshold"):
+        kw = st.number_input("New threshold [kW]", value=float(site.cabinet(cab).threshold_kw), step=0.5,
+                             format="%.2f", key=f"ck_thr_kw_{cab}")
         if st.form_submit_button("Set threshold"):
             st.session_state["cockpit_thr_msg"] = set_threshold(site, cab, kw)
             st.rerun()

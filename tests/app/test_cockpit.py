@@ -95,8 +95,10 @@ def chain_off(monkeypatch):
 
 
 def _set_threshold(at, cabinet: str, kw: float) -> AppTest:
-    at.selectbox(key="ck_thr_cabinet").set_value(cabinet)
-    at.number_input(key="ck_thr_kw").set_value(kw)
+    at.selectbox(key="ck_thr_cabinet").set_value(cabinet).run()  # shows that cabinet's threshold
+    box = at.number_input(key=f"ck_thr_kw_{cabinet}")
+    assert box.value == pytest.approx(_overview(at)[cabinet]["threshold [kW]"])
+    box.set_value(kw)
     at.button(key="FormSubmitter:cockpit_threshold-Set threshold").click().run()
     assert not at.exception, at.exception
     return at
