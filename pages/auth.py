@@ -79,25 +79,27 @@ def require_cpo() -> bool:
 
 
 def _form(creds: Credentials) -> None:
-    st.title("CPO sign-in")
-    msg = st.session_state.pop("cpo_auth_msg", None)
-    if msg:
-        st.error(msg)
-    if creds.kind == "token":
-        st.caption("No CPO password is set (EV_CPO_PASSWORD). Use the token printed in the server's console "
-                   "when it started, or open the link printed there.")
-    else:
-        st.caption("The site map, the cockpit and the replay are for the charge point operator.")
-    with st.form("cpo_sign_in"):
-        given = st.text_input(creds.label, type="password", key="cpo_secret")
-        go = st.form_submit_button("Sign in", type="primary")
-    if go:
-        if creds.check(given):
-            _accept()
-            st.rerun()
-        time.sleep(FAIL_DELAY_S)
-        st.error(f"Wrong {'token' if creds.kind == 'token' else 'password'}.")
-    st.caption("Drivers: use the kiosk link on your charge point.")
+    _, mid, _ = st.columns([1, 2, 1])  # a narrow form, also on the wide CPO layout
+    with mid:
+        st.title("CPO sign-in")
+        msg = st.session_state.pop("cpo_auth_msg", None)
+        if msg:
+            st.error(msg)
+        if creds.kind == "token":
+            st.caption("No CPO password is set (EV_CPO_PASSWORD). Use the token printed in the server's console "
+                       "when it started, or open the link printed there.")
+        else:
+            st.caption("The site map, the cockpit and the replay are for the charge point operator.")
+        with st.form("cpo_sign_in"):
+            given = st.text_input(creds.label, type="password", key="cpo_secret")
+            go = st.form_submit_button("Sign in", type="primary")
+        if go:
+            if creds.check(given):
+                _accept()
+                st.rerun()
+            time.sleep(FAIL_DELAY_S)
+            st.error(f"Wrong {'token' if creds.kind == 'token' else 'password'}.")
+        st.caption("Drivers: use the kiosk link on your charge point.")
 
 
 def gate() -> None:
@@ -108,11 +110,30 @@ def gate() -> None:
     ``pages/<name>.py`` (its multipage "v1" mode, because the folder is named ``pages``). A kiosk
     URL (``?cp=...``) is never offered the sign-in form either.
     """
+    _leave_v1_routing()
     if st.query_params.get("cp"):
         st.error("This page is not available from a charge point's kiosk link.")
         st.stop()
     if not require_cpo():
         st.stop()
+
+
+def _leave_v1_routing() -> None:
+    """Serve the process through app.py from now on, starting with this request.
+
+    Streamlit's multipage "v1" mode (on while ``PagesManager.uses_pages_directory`` is true, until
+    some browser opens the root page and app.py's ``st.navigation`` turns it off) runs
+    ``pages/<name>.py`` without app.py: no sign-in gate there, no kiosk mode, no CPO sidebar.
+    Turning it off and re-running sends this very request through app.py. A private attribute:
+    if a streamlit release drops it, nothing changes here and :func:`gate` still holds.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a streamlit without it
+        return
+    if getattr(PagesManager, "uses_pages_directory", None):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def sign_out_button() -> None:

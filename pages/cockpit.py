@@ -186,7 +186,7 @@ def live(shown: tuple[str, ...]) -> None:
         busy = [r for r in view.rows_of(c.id) if r.session_id is not None]
         for col, r in zip(st.columns(max(3, len(busy))) if busy else [], busy):
             col.progress(min(1.0, max(0.0, r.load_pct / 100.0)),
-                         text=f"**{r.cp}** {r.power_kw:.1f} of {r.rated_kw:g} kW - {_promise(r)}")
+                         text=f"**{r.cp}** {r.power_kw:.2f} of {r.rated_kw:g} kW - {_promise(r)}")
         st.dataframe(_cp_table(view.rows_of(c.id), view.now), hide_index=True, width="stretch",
                      column_config=CP_COLUMNS, key=f"cps_{c.id}")
     st.caption(f"Updates every {REFRESH_SECONDS} s (site clock {view.now:%H:%M:%S}); "

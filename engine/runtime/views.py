@@ -466,10 +466,13 @@ def alarms(
             out.append(Alarm("uncontrolled", "warning", r.cp,
                              f"{r.cp} does not follow its limit: draws {r.power_kw:.1f} kW (planned as other load)"))
     if chain_mode != "off":
-        if not chain_answers or chain_error:
-            why = f" ({chain_error})" if chain_error else ""
+        why = f" ({chain_error})" if chain_error else ""
+        if not chain_answers:
             out.append(Alarm("chain", "error", None,
                              f"The chain does not answer{why}: {outbox_pending} statuses wait in the outbox"))
+        elif chain_error:
+            out.append(Alarm("chain", "warning", None,
+                             f"The chain answers but takes no statuses yet{why}: {outbox_pending} wait in the outbox"))
         else:
             limit = stale_after.total_seconds()
             for r in rows:

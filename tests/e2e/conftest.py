@@ -81,3 +81,46 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
+
+
+def _serve(state: Path, env: dict[str, str]):
+    """Start ``streamlit run app.py`` on a free port; yield its URL; stop it."""
+    port = _free_port()
+    log = open(state / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py",
+         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("streamlit did not start:\n" + (state / "streamlit.log").read_text()[-3000:])
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def fresh_app_url(tmp_path):
+    """A server of its own whose root page no browser has opened yet, without a chain."""
+    state = tmp_path / "state"
+    state.mkdir()
+    env = dict(os.environ, EV_STATE_DIR=str(state), CHAIN_RPC_URL="", PYTHONUNBUFFERED="1", EV_CHAIN="off",
+               EV_CPO_PASSWORD=CPO_PASSWORD)
+    yield from _serve(state, env)

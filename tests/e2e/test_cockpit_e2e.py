@@ -24,11 +24,14 @@ def test_a_kiosk_browser_cannot_open_the_cockpit_without_signing_in(app_url, pag
     page.goto(f"{app_url}/kiosk?cp=CA-303")
     wait_idle(page, timeout=180_000)
     page.get_by_role("heading", name="EV charging kiosk").wait_for(timeout=60_000)
-    # the kiosk URL's app has no cockpit: /cockpit?cp=... stays on the kiosk
+    # a kiosk URL never reaches the cockpit, not even its sign-in form
     page.goto(f"{app_url}/cockpit?cp=CA-303")
     wait_idle(page, timeout=60_000)
-    page.get_by_role("heading", name="EV charging kiosk").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
     assert page.get_by_role("heading", name="Cockpit").count() == 0
+    assert page.get_by_role("heading", name="CPO sign-in").count() == 0
+    assert page.get_by_label("CPO password").count() == 0
+    assert page.locator("[data-testid=stDataFrame]").count() == 0
     # the same browser at /cockpit: the sign-in form only
     page.goto(f"{app_url}/cockpit")
     wait_idle(page, timeout=60_000)
@@ -89,3 +92,25 @@ def test_signed_in_the_cockpit_shows_a_kiosk_sessions_power(app_url, page):
         "t => { const e = [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
         ".find(x => x.innerText.startsWith('Updates every')); return e && e.innerText !== t; }",
         arg=before, timeout=30_000)
+
+
+@pytest.mark.parametrize("path", ["/replay", "/site_map", "/cockpit", "/ui"])
+def test_a_fresh_server_serves_no_cpo_page_without_sign_in(fresh_app_url, page, path):
+    """Until app.py first runs, streamlit serves pages/<name>.py itself: each CPO page gates itself."""
+    page.goto(fresh_app_url + path)
+    wait_idle(page, timeout=180_000)
+    page.wait_for_timeout(1000)
+    assert page.get_by_role("heading", name="Replay: real sessions through the strategies").count() == 0
+    assert page.get_by_role("heading", name="Site map").count() == 0
+    assert page.get_by_role("heading", name="Cockpit").count() == 0
+    _no_site_data(page)
+    if path == "/ui":  # a helper module, not a page: nothing to show
+        return
+    page.get_by_role("heading", name="CPO sign-in").wait_for(timeout=30_000)
+    if path == "/cockpit":
+        # the request went through app.py: signed in, its CPO sidebar and navigation are there
+        sign_in(page)
+        page.get_by_role("heading", name="Cockpit", exact=True).wait_for(timeout=60_000)
+        side = page.locator("[data-testid=stSidebarUserContent]")
+        side.get_by_text("Caltech ACN garage, Pasadena").wait_for(timeout=30_000)
+        assert side.get_by_role("button", name="Sign out").count() == 1

@@ -166,6 +166,10 @@ def test_chain_down_says_how_many_statuses_wait(rig):
     assert f"{pending} statuses wait in the outbox" in chain[0].message and "fake outage" in chain[0].message
     assert v.outbox_pending == pending
     assert not [a for a in v.alarms if a.kind == "stale_telemetry"]  # the chain alarm says it
+    # the chain answers again but the outbox has not caught up: a warning, with the reason
+    v = _view(rig, chain_answers=True, chain_error="writing the site to SC1")
+    chain = [a for a in v.alarms if a.kind == "chain"]
+    assert chain[0].severity == "warning" and "takes no statuses yet (writing the site to SC1)" in chain[0].message
     # no chain at all: no chain or telemetry alarm
     assert [a for a in _view(rig, chain_mode="off", chain_answers=False).alarms if a.kind == "chain"] == []
 
