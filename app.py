@@ -1,8 +1,13 @@
 """EV smart-charging cockpit: the st.navigation router and the shared CPO sidebar.
 
-``streamlit run app.py``. Pages: Site map (CPO, default), Kiosk (driver), Replay (analyst).
-A kiosk URL (``/kiosk?cp=CA-303``) registers the kiosk page alone, hidden navigation and no
-CPO sidebar: a driver cannot reach the CPO pages from it.
+``streamlit run app.py``. Pages: Site map and Cockpit (CPO, the map by default), Kiosk
+(driver), Replay (analyst). A kiosk URL (``/kiosk?cp=CA-303``) registers the kiosk page alone,
+hidden navigation and no CPO sidebar: a driver cannot reach the CPO pages from it.
+
+CPO sign-in (``pages/auth.py``): every page but the kiosk shows only the sign-in form until the
+browser session signs in with ``EV_CPO_PASSWORD`` (or the hash ``cpo_password_sha256`` in
+``.streamlit/secrets.toml``, or the one-time token printed to the console when neither is set);
+the navigation and the CPO sidebar appear once signed in.
 
 Clock: the sidebar shows the site's local time (real time in the site's time zone, or the fixed
 time in ``EV_NOW``, see ``engine.clock``). Chain: ``CHAIN_RPC_URL`` (empty: embedded eth-tester
@@ -13,7 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import ui
+from pages import auth, ui
 
 HERE = Path(__file__).resolve().parent
 kiosk_mode = bool(st.query_params.get("cp"))
@@ -31,13 +36,18 @@ if kiosk_mode:
     page = st.navigation([root, kiosk_page], position="hidden")
 else:
     sections = {
-        "CPO": [st.Page("pages/site_map.py", title="Site map", url_path="map", default=True)],
+        "CPO": [st.Page("pages/site_map.py", title="Site map", url_path="map", default=True),
+                st.Page("pages/cockpit.py", title="Cockpit", url_path="cockpit")],
         "Driver": [kiosk_page],
     }
     if (HERE / "pages" / "replay.py").exists():
         sections["Analyst"] = [st.Page("pages/replay.py", title="Replay", url_path="replay")]
     alias = st.Page("pages/site_map.py", title="Site map", url_path="site_map")  # /site_map works too
     page = st.navigation({**sections, "": [alias]}, position="hidden")
-    ui.cpo_nav(sections)
-    ui.cpo_sidebar(ui.site_store().site())
+    if page.url_path != kiosk_page.url_path and not auth.require_cpo():
+        st.stop()  # a CPO page: the sign-in form only, no site data
+    if auth.signed_in():
+        ui.cpo_nav(sections)
+        ui.cpo_sidebar(ui.site_store().site())
+        auth.sign_out_button()
 page.run()

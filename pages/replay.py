@@ -22,6 +22,7 @@ from engine.replay import (
     default_paths,
     replay,
 )
+from pages import auth
 
 LABELS = {
     "uncontrolled": "Uncontrolled",
@@ -304,4 +305,5 @@ def main() -> None:
         _export(results, kpis, inp)
 
 
+auth.gate()  # CPO only (pages/auth.py)
 main()

@@ -12,7 +12,7 @@ import streamlit as st
 from engine.ledger import LedgerError, Status
 from engine.site import Asset, AssetKind, Site, SiteError
 from engine.site_scenario import cabinet_spec, group_table
-from pages import ui
+from pages import auth, ui
 from pages.deck import build_deck, legend_html
 
 
@@ -173,6 +173,19 @@ def _on_map_select() -> None:
                 return
 
 
+MAP_REFRESH_SECONDS = 5
+
+
+@st.fragment(run_every=MAP_REFRESH_SECONDS)
+def _live_deck(site: Site, shown: list[str], pick: str | None) -> None:
+    """The deck coloured by the charge points' statuses now, redrawn on its own (edits stay outside)."""
+    statuses: dict[str, Status] = {cp: r.status for cp, r in ui.runtime().readings.items()}
+    deck = build_deck(site, shown, statuses, pick)
+    st.pydeck_chart(deck, on_select=_on_map_select, selection_mode="single-object", key="site_deck", height=620)
+    if st.session_state.get("asset_pick") != pick:
+        st.rerun()  # a click on the map picked an asset: the whole page shows it
+
+
 def main() -> None:
     store = ui.site_store()
     site = store.site()
@@ -181,14 +194,12 @@ def main() -> None:
                f"{len(site.assets) - len(site.charge_points)} other assets. Click an asset on the map or pick it below.")
     cab_ids = [c.id for c in site.cabinets]
     shown = st.multiselect("Filter by cabinet", cab_ids, default=cab_ids, key="cab_filter")
-    statuses: dict[str, Status] = {cp: r.status for cp, r in ui.runtime().readings.items()}
     ids = [c.id for c in site.cabinets if c.id in shown] + [a.id for a in site.assets if a.cabinet in shown]
     if st.session_state.get("asset_pick") not in ids:
         st.session_state.pop("asset_pick", None)
     map_col, side = st.columns([3, 1])
     with map_col:
-        deck = build_deck(site, shown, statuses, st.session_state.get("asset_pick"))
-        st.pydeck_chart(deck, on_select=_on_map_select, selection_mode="single-object", key="site_deck", height=620)
+        _live_deck(site, shown, st.session_state.get("asset_pick"))
     with side:
         st.markdown("**Legend**")
         st.markdown(legend_html(), unsafe_allow_html=True)
@@ -204,4 +215,5 @@ def main() -> None:
     edits(site)
 
 
+auth.gate()  # CPO only (pages/auth.py)
 main()

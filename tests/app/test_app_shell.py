@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import sign_in
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
@@ -16,7 +18,7 @@ def _texts(elements) -> str:
 
 
 def test_cpo_pages_and_sidebar_with_the_embedded_chain():
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = sign_in(AppTest.from_file(APP, default_timeout=120))
     at.run()
     assert not at.exception, at.exception
     # pages never wait for the chain: the runtime's outbox thread connects it in the background
@@ -53,7 +55,7 @@ def test_kiosk_url_shows_the_kiosk_alone(monkeypatch):
 def test_sidebar_clock_and_chain_off(monkeypatch):
     monkeypatch.setenv("EV_CHAIN", "off")
     monkeypatch.setenv("EV_NOW", "2026-05-06T09:30:00")
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = sign_in(AppTest.from_file(APP, default_timeout=60))
     at.run()
     assert not at.exception, at.exception
     side = _texts(at.sidebar.caption)

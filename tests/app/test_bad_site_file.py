@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import sign_in
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -55,7 +57,7 @@ def test_the_kiosk_still_quotes(content) -> None:
 @pytest.mark.parametrize("content", [_truncated, _bogus_timezone], ids=["truncated", "bogus-timezone"])
 def test_the_site_map_still_draws(content) -> None:
     state = _write_site(content())
-    at = AppTest.from_file(str(ROOT / "pages" / "site_map.py"), default_timeout=120)
+    at = sign_in(AppTest.from_file(str(ROOT / "pages" / "site_map.py"), default_timeout=120))
     at.run()
     assert not at.exception, at.exception
     from engine.sitestore import SiteStore

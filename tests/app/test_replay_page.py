@@ -6,11 +6,13 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import sign_in
+
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "replay.py")
 
 
 def _app() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = sign_in(AppTest.from_file(PAGE, default_timeout=60))
     at.run()
     assert not at.exception, at.exception
     return at

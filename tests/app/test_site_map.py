@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import sign_in
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "site_map.py")
 
@@ -18,7 +20,7 @@ def chain_off(monkeypatch):
 
 
 def _page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    at = sign_in(AppTest.from_file(PAGE, default_timeout=120))
     at.run()
     assert not at.exception, at.exception
     return at
@@ -54,7 +56,7 @@ def test_groups_table_and_deck(chain_off):
 
 
 def test_filter_and_seeded_selection(chain_off):
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = sign_in(AppTest.from_file(PAGE, default_timeout=60))
     at.session_state["asset_pick"] = "CA-303"
     at.run()
     details = _text(at.markdown)
@@ -171,7 +173,7 @@ def test_a_kiosk_session_colours_its_charge_point(monkeypatch):
 
 
 def test_a_cabinet_shows_its_day_as_the_engine_sees_it(chain_off):
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = sign_in(AppTest.from_file(PAGE, default_timeout=60))
     at.session_state["asset_pick"] = "BC-NORTH"
     at.run()
     assert not at.exception, at.exception

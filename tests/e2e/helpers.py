@@ -1,4 +1,4 @@
-"""Helpers for the e2e tests: `from tests.e2e.helpers import wait_idle, shot`."""
+"""Helpers for the e2e tests: `from tests.e2e.helpers import wait_idle, shot, sign_in`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,3 +18,17 @@ def shot(page, name: str) -> Path:
     p = SHOTS / f"{name}.png"
     page.screenshot(path=str(p), full_page=True)
     return p
+
+
+def sign_in(page, password: str | None = None, timeout: float = 180_000) -> None:
+    """Sign in on the CPO sign-in form the page shows (a CPO page opened in a new browser session)."""
+    from tests.e2e.conftest import CPO_PASSWORD
+
+    wait_idle(page, timeout=timeout)
+    page.get_by_role("heading", name="CPO sign-in").wait_for(timeout=timeout)
+    box = page.get_by_label("CPO password")
+    box.fill(CPO_PASSWORD if password is None else password)
+    box.press("Tab")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="CPO sign-in").wait_for(state="detached", timeout=60_000)
+    wait_idle(page, timeout=timeout)

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import shot, wait_idle
+from tests.e2e.helpers import shot, sign_in, wait_idle
 
 pytestmark = pytest.mark.e2e
 
 
 def test_one_day_two_strategies_shows_kpis_and_charts(app_url, page):
     page.goto(f"{app_url}/replay")
-    wait_idle(page, timeout=180_000)
+    sign_in(page)
     page.get_by_role("heading", name="Replay: real sessions through the strategies").wait_for(timeout=60_000)
     # keep two strategies: LLF and MPC (the form starts with EDF, LLF, MPC, offline)
     page.get_by_role("button", name="Remove EDF").first.click()

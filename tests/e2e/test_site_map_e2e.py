@@ -9,7 +9,7 @@ import pytest
 
 from engine.site import load_site
 from pages.deck import fit_view, pixel_of
-from tests.e2e.helpers import shot, wait_idle
+from tests.e2e.helpers import shot, sign_in, wait_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -24,7 +24,7 @@ def test_map_renders_offline_and_a_click_opens_a_charge_point(app_url, page):
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(app_url)
-    wait_idle(page, timeout=180_000)
+    sign_in(page)
     page.get_by_role("heading", name="Site map").wait_for(timeout=60_000)
     canvas = page.locator("[data-testid=stDeckGlJsonChart] canvas").first
     canvas.wait_for(state="visible", timeout=60_000)
@@ -72,7 +72,7 @@ def test_picker_and_groups_table(app_url, page):
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(app_url)
-    wait_idle(page, timeout=180_000)
+    sign_in(page)
     page.get_by_role("heading", name="Groups").wait_for(timeout=60_000)
     grid = page.locator("[data-testid=stDataFrame]").first
     grid.wait_for(timeout=30_000)
