@@ -154,7 +154,7 @@ class SiteRuntime:
         """The driver pressed Stop: end the transaction at ``cp``."""
         with self.lock:
             self.chargers.stop(cp)
-        self._wake.set()
+            self.tick()  # the session ends in the journal before the driver's page redraws
 
     def replan(self, cabinet: str | None = None) -> None:
         """Ask for a re-plan of ``cabinet`` (None: all) at the next tick (e.g. a new threshold)."""
