@@ -80,6 +80,7 @@ import time
 
 import numpy as np
 
+from engine.promises import DEFAULT_DAYS, DEFAULT_POLICY, POLICIES, decide_promises, forecast_from_history
 from engine.replay.strategies import ReplayProblem, StepView
 from engine.replay.tiebreak import deadline_split
 from engine.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
@@ -185,8 +186,20 @@ class ModelPredictive:
     respects_threshold = True
 
     def __init__(
-        self, replan: str = "events", tiebreak: str = "deadline", prices: bool = False, quote_order: str = "need"
+        self,
+        replan: str = "events",
+        tiebreak: str = "deadline",
+        prices: bool = False,
+        quote_order: str = "need",
+        policy: str = DEFAULT_POLICY,
+        forecast_days: int = DEFAULT_DAYS,
+        redecide_minutes: float | None = None,
     ) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
+        self.policy = policy
+        self.forecast_days = int(forecast_days)
+        self.redecide_minutes = redecide_minutes
         if replan not in ("events", "every"):
             raise ValueError("replan must be events or every")
         if tiebreak not in ("deadline", "engine"):
@@ -210,7 +223,13 @@ class ModelPredictive:
         self.quotes = 0
         self.tiebreak_fallbacks = 0
         self.promised_kwh = np.zeros(problem.n)
+        self.likely_kwh = np.zeros(problem.n)
         self.promise_order: list[int] = []
+        self.upgrades = 0
+        self.policy_seconds: list[tuple[int, int, float]] = []
+        self._last_decision = -(10**9)
+        self.redecide_steps = (10**9 if self.redecide_minutes is None
+                               else max(1, int(round(self.redecide_minutes / problem.step_minutes))))
         self.in_guarantee = np.zeros(problem.n, dtype=bool)
         self._plan_t0 = 0
         self._plan_end = -1
@@ -238,23 +257,66 @@ class ModelPredictive:
             energy_kwh=energy, guaranteed=guaranteed,
         )
 
-    def _quote(self, i: int, t: int, view: StepView, others: list[int]) -> float:
-        """Promise for arriving car ``i``: min(need, the engine's quote) [kWh]."""
+    def _forecast(self, t: int, horizon: int):
+        """Expected arrivals after step ``t`` from the sessions that have left by then."""
         pr = self.problem
-        need = float(view.remaining_kwh[i])
-        end = self._window_end(i, t)
-        full = float(pr.max_kw[i]) * (end - t) * pr.dt_hours
-        if need <= EPS_KWH:
-            return 0.0
+        if pr.start is None or not pr.history or self.policy in ("fcfs", "admit_now"):
+            return None
+        from datetime import timedelta
+
+        now = pr.start + timedelta(minutes=pr.step_minutes * t)
+        fc = forecast_from_history(pr.history, now, now, pr.step_minutes, horizon, days=self.forecast_days)
+        return fc
+
+    def _waiting(self, t: int, view: StepView) -> bool:
+        """Whether a car present has need beyond its promise."""
+        for i in view.present:
+            rem = float(view.remaining_kwh[i])
+            if rem <= EPS_KWH or self._window_end(int(i), t) <= t + 1:
+                continue
+            owed = float(self.promised_kwh[i] - view.delivered_kwh[i]) if self.in_guarantee[i] else 0.0
+            if rem > owed + 1e-3:
+                return True
+        return False
+
+    def _decide(self, t: int, view: StepView, others: list[int]) -> None:
+        """Promises of the cars arriving at ``t`` (and raised ones of present cars): the policy."""
+        pr = self.problem
+        arrived = self._arrival_order(view)
         cars = [j for j in others if view.remaining_kwh[j] > EPS_KWH]
-        if float(pr.max_kw[cars].sum() if cars else 0.0) + float(pr.max_kw[i]) <= pr.threshold_kw:
-            return min(need, full)  # every car fits at full rate: nothing can compete
-        specs = [s for s in (self._spec(j, t, view) for j in cars) if s is not None]
-        horizon = max([end - t] + [s.departure_step for s in specs])
-        sc = _scenario(pr, t, horizon, cars + [i], self.prices, tuple(specs))
-        req = SessionSpec(id=str(i), cp=f"cp{i}", arrival_step=0, departure_step=end - t, energy_kwh=need)
-        self.quotes += 1
-        return min(need, _quote_max_kwh(sc, req))
+        present: list[SessionSpec] = []
+        for j in cars:
+            hi = self._window_end(j, t) - t
+            rem = float(view.remaining_kwh[j])
+            g = 0.0
+            if self.in_guarantee[j]:
+                g = min(max(float(self.promised_kwh[j] - view.delivered_kwh[j]), 0.0), rem)
+            if g > EPS_KWH:
+                present.append(SessionSpec(id=str(j), cp=f"cp{j}", arrival_step=0, departure_step=hi, energy_kwh=g,
+                                           guaranteed=True))
+            if rem - g > EPS_KWH:
+                present.append(SessionSpec(id=f"{j}+", cp=f"cp{j}", arrival_step=0, departure_step=hi,
+                                           energy_kwh=rem - g))
+        reqs = [SessionSpec(id=str(i), cp=f"cp{i}", arrival_step=0, departure_step=self._window_end(i, t) - t,
+                            energy_kwh=float(view.remaining_kwh[i])) for i in arrived]
+        horizon = max([s.departure_step for s in present + reqs] + [1])
+        sc = _scenario(pr, t, horizon, cars + arrived, self.prices)
+        t_pol = time.perf_counter()
+        forecast = self._forecast(t, horizon)
+        res = decide_promises(sc, SITE_CABINET, present, reqs, forecast, self.policy)
+        self.policy_seconds.append((t, len(cars) + len(arrived), time.perf_counter() - t_pol))
+        for i, d in zip(arrived, res.decisions):
+            self.promised_kwh[i] = d.promised_kwh
+            self.likely_kwh[i] = d.likely_kwh
+            self.promise_order.append(i)
+            self.in_guarantee[i] = d.promised_kwh > EPS_KWH
+        for cp, kwh in res.upgrades.items():
+            j = int(cp[2:])
+            self.promised_kwh[j] = float(view.delivered_kwh[j]) + kwh
+            self.in_guarantee[j] = True
+            self.upgrades += 1
+        if res.milp_status or any(d.promised_kwh > EPS_KWH for d in res.decisions):
+            self.quotes += 1
 
     def _replan(self, t: int, view: StepView) -> None:
         pr = self.problem
@@ -325,13 +387,16 @@ class ModelPredictive:
         if view.arrived.size:
             arrived = set(int(i) for i in view.arrived)
             others = [int(i) for i in view.present if int(i) not in arrived]
-            for i in self._arrival_order(view):
-                q0 = self.quotes
-                self.promised_kwh[i] = self._quote(i, t, view, others)
-                self.promise_order.append(i)
-                called = called or self.quotes > q0
-                self.in_guarantee[i] = self.promised_kwh[i] > EPS_KWH
-                others.append(i)
+            self._decide(t, view, others)
+            self._last_decision = t
+            called = True
+        elif self.policy != "fcfs" and t - self._last_decision >= self.redecide_steps and self._waiting(t, view):
+            # cars charging best effort: may they be promised their whole need now?
+            self._last_decision = t
+            before = self.upgrades
+            self._decide(t, view, [int(i) for i in view.present])
+            called = True
+            changed = changed or self.upgrades > before
         if changed:
             self._replan(t, view)
             called = called or bool(self._plan)
@@ -343,6 +408,7 @@ class ModelPredictive:
                 out[j] = p[k]
         if called:
             self.solve_seconds.append(time.perf_counter() - t0)
+        self.decided = called
         return out
 
 
@@ -351,6 +417,8 @@ class OfflineOptimal:
 
     name = "offline"
     respects_threshold = True
+    plans_at_reset = True
+    decided = False
 
     def __init__(self) -> None:
         self.solve_seconds: list[float] = []

@@ -1,4 +1,7 @@
-"""mpc's promises: quoting order, kept promises, and what they cost in demands met (real days)."""
+"""mpc's fcfs promises: quoting order, kept promises, and what they cost in demands met (real days).
+
+The default policy (``admit``) is tested in ``test_promises.py``; here ``policy="fcfs"``.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -24,6 +27,7 @@ def three_cars(demand=(6.0, 1.0, 0.6)) -> ReplayProblem:
 
 
 def run_mpc(pr: ReplayProblem, **options) -> tuple[ModelPredictive, np.ndarray]:
+    options.setdefault("policy", "fcfs")  # these tests are about first come, first served promises
     mpc = ModelPredictive(**options)
     power, _ = simulate(pr, mpc)
     return mpc, power.sum(axis=1) * pr.dt_hours

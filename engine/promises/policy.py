@@ -1,0 +1,468 @@
+"""The promise policy: what a driver arriving now is guaranteed, and what they will likely get.
+
+One entry point, :func:`decide_promises`, used by the replay's ``mpc`` and meant for the live
+kiosk. It takes engine-level inputs only:
+
+- the cabinet's :class:`engine.scenario.Scenario` starting now (step 0 = now): threshold, PV,
+  other load, charge points (its own ``sessions`` are ignored);
+- the cars present (``present``): for each charge point in use, a ``guaranteed=True``
+  :class:`~engine.scenario.SessionSpec` with the energy still promised to it and/or a
+  ``guaranteed=False`` one with the rest of its need (the same ``cp``; the two are one car);
+- the arriving request(s) (``requests``): a ``SessionSpec`` each, ``energy_kwh`` the driver's
+  need and ``departure_step`` the departure they stated;
+- a :class:`engine.promises.forecast.Forecast` of the drivers still expected today
+  (:func:`engine.promises.forecast.forecast_from_history` builds it from past sessions).
+
+and returns a :class:`PromiseResult`: per request the kWh promised (a guarantee the engine's
+plan keeps: every promise is checked with :func:`engine.quote.quote_max_kwh` against the
+promises already made) and a "likely" kWh, plus the present cars whose promise was raised.
+
+Policies (:data:`POLICIES`; ``docs/promises.md`` has the measurements):
+
+``fcfs``
+    First come, first served: each request promised ``min(need, quote)`` in the order given.
+``admit`` (default)
+    An admission decision at arrival: a small MILP (``scipy.optimize.milp``, HiGHS) on the
+    cabinet's headroom chooses which drivers get their *whole* need so that the most present
+    and expected drivers can be fully served: one binary per car present without a full promise
+    and per request, one continuous variable in [0, 1] per expected arrival (weighted by its
+    forecast weight, its energy and power scaled by it: the average day), every promise made a
+    hard constraint. An admitted request (or present car) is promised its whole need (checked
+    by the exact quote); a request not admitted is promised nothing and charges best effort;
+    its ``likely_kwh`` is what is left for it once the admitted cars are served in full and the
+    expected drivers' planned energy is reserved (cars not admitted share it, most fraction of
+    their need first).
+``admit_reserve``
+    As ``admit``, but a request not admitted is also *promised* that share (never more than the
+    exact quote). Measured: fewer demands met and less energy than ``admit`` (the reserved
+    promises bind the plan to guesses about the forecast).
+``admit_now``
+    As ``admit`` without the forecast (present cars only).
+
+The MILP is solved on blocks of steps between the windows' ends (the windows of expected
+arrivals rounded inwards to :data:`FORECAST_GRID_MINUTES`); a car's energy in a block is
+bounded by its power times the block, the block's total by the cabinet's headroom
+(``threshold + PV - other load``, battery ignored) summed over its steps. With a constant
+headroom this aggregation is exact; otherwise it is a relaxation, and the exact quote decides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from engine.promises.forecast import ExpectedArrival, Forecast
+from engine.scenario import Scenario, SessionSpec, step_array
+
+__all__ = [
+    "POLICIES",
+    "DEFAULT_POLICY",
+    "FORECAST_GRID_MINUTES",
+    "PromiseDecision",
+    "PromiseResult",
+    "decide_promises",
+]
+
+POLICIES = ("fcfs", "admit", "admit_reserve", "admit_now")
+DEFAULT_POLICY = "admit"
+FORECAST_GRID_MINUTES = 30.0
+"""Expected arrivals' windows are rounded inwards to this grid (fewer MILP blocks)."""
+MILP_TIME_LIMIT_S = 0.2
+"""HiGHS time limit of one admission MILP [s]; the best solution found is used."""
+EPS_KWH = 1e-6
+
+_SPECS = {
+    "fcfs": None,
+    "admit": {"forecast": True, "partial": "zero"},
+    "admit_reserve": {"forecast": True, "partial": "reserve"},
+    "admit_now": {"forecast": False, "partial": "zero"},
+}
+
+
+@dataclass(frozen=True)
+class PromiseDecision:
+    """The answer to one request.
+
+    Parameters
+    ----------
+    session_id : str
+        The request's id.
+    cp : str
+        Its charge point.
+    promised_kwh : float
+        Energy guaranteed by the stated departure [kWh] (0 <= promised <= need).
+    likely_kwh : float
+        Estimate of the energy it will get by then, promised part included [kWh]
+        (``>= promised_kwh``): what is left for it once the drivers the policy admitted are
+        served in full and the expected drivers' planned energy is reserved.
+    full : bool
+        Whether the whole need is promised.
+    """
+
+    session_id: str
+    cp: str
+    promised_kwh: float
+    likely_kwh: float
+    full: bool
+
+
+@dataclass(frozen=True)
+class PromiseResult:
+    """What :func:`decide_promises` decided.
+
+    Parameters
+    ----------
+    decisions : tuple of PromiseDecision
+        One per request, in the order of ``requests``.
+    upgrades : dict
+        Charge point id -> the energy now promised to that present car from now on [kWh],
+        for cars whose promise the policy raised (to their whole remaining need).
+    policy : str
+    solve_seconds : float
+        Wall time of the decision [s].
+    expected_served : float
+        Expected drivers still to come that the decision plans to serve in full.
+    milp_status : str
+        How the admission MILP ended ("" when none was solved).
+    """
+
+    decisions: tuple[PromiseDecision, ...]
+    upgrades: dict[str, float] = field(default_factory=dict)
+    policy: str = DEFAULT_POLICY
+    solve_seconds: float = 0.0
+    expected_served: float = 0.0
+    milp_status: str = ""
+
+
+@dataclass
+class _Car:
+    key: str  # charge point
+    sid: str
+    lo: int
+    hi: int
+    rate: float  # [kW]
+    need: float  # whole remaining need [kWh]
+    floor: float  # remaining promise [kWh]
+    kind: str  # "present", "request", "expected"
+    weight: float = 1.0
+
+
+def _headroom(scenario: Scenario, cabinet_id: str, length: int) -> np.ndarray:
+    """Import headroom per step [kW] (threshold + PV - other load, >= 0), extended with its last value."""
+    cab = scenario.cabinet(cabinet_id)
+    T = int(scenario.horizon_steps)
+    h = step_array(cab.threshold_kw, T) + step_array(cab.pv_kw, T) - step_array(cab.other_load_kw, T)
+    h = np.maximum(h, 0.0)
+    if length > T:
+        h = np.concatenate([h, np.full(length - T, h[-1] if T else 0.0)])
+    return h[:length]
+
+
+def _rate(scenario: Scenario, s: SessionSpec) -> float:
+    r = float(scenario.charge_point(s.cp).rated_kw)
+    return min(r, float(s.max_kw)) if s.max_kw is not None else r
+
+
+def _group_present(scenario: Scenario, present: Sequence[SessionSpec]) -> list[_Car]:
+    cars: dict[str, _Car] = {}
+    for s in present:
+        e = max(float(s.energy_kwh), 0.0)
+        c = cars.get(s.cp)
+        if c is None:
+            c = cars[s.cp] = _Car(s.cp, s.id, int(s.arrival_step), int(s.departure_step), _rate(scenario, s),
+                                  0.0, 0.0, "present")
+        c.lo = min(c.lo, int(s.arrival_step))
+        c.hi = max(c.hi, int(s.departure_step))
+        c.need += e
+        if s.guaranteed:
+            c.floor += e
+            c.sid = s.id
+    return [c for c in cars.values() if c.need > EPS_KWH]
+
+
+def _guaranteed_specs(cars: list[_Car], promised: dict[str, float]) -> list[SessionSpec]:
+    return [
+        SessionSpec(id=c.sid, cp=c.key, arrival_step=c.lo, departure_step=c.hi, energy_kwh=promised[c.key],
+                    guaranteed=True)
+        for c in cars
+        if promised.get(c.key, 0.0) > EPS_KWH
+    ]
+
+
+def _quote(scenario: Scenario, kept: list[SessionSpec], req: SessionSpec, energy: float) -> float:
+    """The engine's exact quote for ``energy`` given the promises ``kept`` [kWh]."""
+    from engine.quote import quote_max_kwh
+
+    sc = dataclasses.replace(scenario, sessions=tuple(kept), request=None)
+    r = dataclasses.replace(req, energy_kwh=float(energy), guaranteed=False)
+    return float(quote_max_kwh(sc, r))
+
+
+def _fits_at_full_rate(scenario: Scenario, cabinet_id: str, cars: list[_Car], horizon: int) -> bool:
+    """Every car can charge at full rate all the time: nothing competes."""
+    rates = sum(c.rate for c in cars)
+    return rates <= float(_headroom(scenario, cabinet_id, max(horizon, 1)).min()) + 1e-9
+
+
+class _Model:
+    """The admission MILP on blocks of steps."""
+
+    def __init__(self, scenario: Scenario, cabinet_id: str, cars: list[_Car], grid: int) -> None:
+        dt = float(scenario.dt_hours)
+        pts = {0}
+        for c in cars:
+            if c.kind == "expected":
+                lo = int(math.ceil(c.lo / grid) * grid)
+                hi = int(math.floor(c.hi / grid) * grid)
+                if hi <= lo:  # shorter than the grid: keep its own window
+                    lo, hi = c.lo, c.hi
+                c.lo, c.hi = lo, hi
+            pts.update((c.lo, c.hi))
+        bp = np.array(sorted(pts), dtype=int)
+        length = int(bp[-1])
+        head = _headroom(scenario, cabinet_id, length)
+        cum = np.concatenate([[0.0], np.cumsum(head)])
+        self.bp = bp
+        self.cap = (cum[bp[1:]] - cum[bp[:-1]]) * dt  # [kWh] per block
+        nb = bp.size - 1
+        cols_car: list[int] = []
+        cols_blk: list[int] = []
+        ub: list[float] = []
+        for k, c in enumerate(cars):
+            b0 = int(np.searchsorted(bp, c.lo))
+            b1 = int(np.searchsorted(bp, c.hi))
+            for b in range(b0, b1):
+                cols_car.append(k)
+                cols_blk.append(b)
+                ub.append(c.weight * c.rate * dt * float(bp[b + 1] - bp[b]))
+        self.cars = cars
+        self.nb = nb
+        self.col_car = np.asarray(cols_car, dtype=int)
+        self.col_blk = np.asarray(cols_blk, dtype=int)
+        self.x_ub = np.asarray(ub, dtype=float)
+        self.nx = self.col_car.size
+        self.choose = [k for k, c in enumerate(cars) if c.kind != "present" or c.need > c.floor + EPS_KWH]
+
+    def solve(self, objective_weight: np.ndarray, *, fixed: dict[int, float] | None = None,
+              share: list[int] | None = None, time_limit: float = MILP_TIME_LIMIT_S):
+        """Solve the admission MILP (``share is None``) or the share LP (choices ``fixed``).
+
+        Rows: block capacity ``sum x <= cap``; per car ``floor <= sum x <= need`` (expected
+        cars scaled by their weight); per choice ``sum x - need * z >= 0``.
+        """
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.sparse import coo_matrix
+
+        cars, nx, nb = self.cars, self.nx, self.nb
+        nc = len(cars)
+        choose = np.asarray(self.choose, dtype=int)
+        nz = choose.size
+        n = nx + nz
+        xs = np.arange(nx)
+        w = np.array([c.weight for c in cars])
+        need = w * np.array([c.need for c in cars])
+        floor = np.array([max(c.floor * (1 - 1e-6) - 1e-4, 0.0) if c.kind == "present" else 0.0 for c in cars])
+        # rows of the choices: the car's x columns and its z column
+        pos = np.full(nc, -1, dtype=int)
+        pos[choose] = np.arange(nz)
+        in_choice = pos[self.col_car] >= 0
+        rows = np.concatenate([self.col_blk, nb + self.col_car, nb + nc + pos[self.col_car[in_choice]],
+                               nb + nc + np.arange(nz)])
+        cols = np.concatenate([xs, xs, xs[in_choice], nx + np.arange(nz)])
+        vals = np.concatenate([np.ones(nx), np.ones(nx), np.ones(int(in_choice.sum())),
+                               -need[choose] * (1 - 1e-7)])
+        a = coo_matrix((vals, (rows, cols)), shape=(nb + nc + nz, n)).tocsr()
+        lo_b = np.concatenate([np.full(nb, -np.inf), floor, np.zeros(nz)])
+        hi_b = np.concatenate([self.cap, need + 1e-9, np.full(nz, np.inf)])
+        lb = np.zeros(n)
+        ub = np.concatenate([self.x_ub, np.ones(nz)])
+        integrality = np.zeros(n)
+        cost = np.zeros(n)
+        if share is None:
+            kinds = np.array([cars[k].kind != "expected" for k in choose], dtype=bool)
+            integrality[nx:] = kinds.astype(float)
+            cost[nx:] = -objective_weight[choose]
+        else:
+            for j, k in enumerate(choose):
+                v = (fixed or {}).get(int(k), 0.0)
+                lb[nx + j] = ub[nx + j] = v
+            on = np.zeros(nc, dtype=bool)
+            on[share] = True
+            sel = on[self.col_car]
+            cost[:nx][sel] = -1.0 / np.maximum(need[self.col_car[sel]], EPS_KWH)
+        return milp(cost, integrality=integrality, bounds=Bounds(lb, ub),
+                    constraints=LinearConstraint(a, lo_b, hi_b),
+                    options={"time_limit": time_limit, "mip_rel_gap": 1e-6, "presolve": True})
+
+    def energy(self, x: np.ndarray) -> np.ndarray:
+        """Energy per car in a solution [kWh] (expected cars: their weighted share)."""
+        out = np.zeros(len(self.cars))
+        np.add.at(out, self.col_car, x[: self.nx])
+        return out
+
+
+def decide_promises(
+    scenario: Scenario,
+    cabinet_id: str,
+    present: Sequence[SessionSpec],
+    requests: Sequence[SessionSpec],
+    forecast: Forecast | None = None,
+    policy: str = DEFAULT_POLICY,
+    *,
+    forecast_max_kw: float | None = None,
+) -> PromiseResult:
+    """Decide the promises of arriving drivers (and raise present ones) on one cabinet.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The cabinet from now on (step 0 = now): horizon, step, threshold, PV, other load, and
+        charge points including those of ``present`` and ``requests``. Its sessions are ignored.
+    cabinet_id : str
+        The cabinet.
+    present : sequence of SessionSpec
+        The cars plugged in: per charge point a ``guaranteed=True`` spec with the energy still
+        promised [kWh] and/or a ``guaranteed=False`` spec with the rest of its need [kWh];
+        windows from step 0 to the stated departure.
+    requests : sequence of SessionSpec
+        The drivers asking now, each with its whole need [kWh] and stated departure; decided
+        in this order (a replay passes same-step arrivals smallest need first).
+    forecast : Forecast, optional
+        Expected arrivals on the same step grid (ignored by ``fcfs`` and ``admit_now``).
+    policy : str
+        One of :data:`POLICIES`.
+    forecast_max_kw : float, optional
+        Power of an expected arrival without its own [kW]; default the largest rating of the
+        cabinet's charge points.
+
+    Returns
+    -------
+    PromiseResult
+        ``decisions[i].promised_kwh`` for ``requests[i]``; ``upgrades`` for present cars whose
+        promise was raised. Promised energies are jointly feasible with every earlier promise
+        (each checked by the engine's quote in turn).
+
+    Raises
+    ------
+    ValueError
+        An unknown policy.
+    """
+    if policy not in _SPECS:
+        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    t0 = time.perf_counter()
+    spec = _SPECS[policy]
+    cars = _group_present(scenario, present)
+    promised = {c.key: c.floor for c in cars}
+    reqs = [r for r in requests]
+    req_cars = [
+        _Car(r.cp, r.id, int(r.arrival_step), int(r.departure_step), _rate(scenario, r), max(float(r.energy_kwh), 0.0),
+             0.0, "request")
+        for r in reqs
+    ]
+    horizon = max([c.hi for c in cars + req_cars] + [1])
+    decisions: list[PromiseDecision | None] = [None] * len(reqs)
+    upgrades: dict[str, float] = {}
+    expected_served = 0.0
+    status = ""
+
+    def exact(i: int, energy: float) -> float:
+        return min(energy, _quote(scenario, _guaranteed_specs(cars + req_cars, promised), reqs[i], energy))
+
+    everyone = [c for c in cars] + [c for c in req_cars if c.need > EPS_KWH]
+    quick = _fits_at_full_rate(scenario, cabinet_id, everyone, horizon)
+    if spec is None or quick:  # fcfs, or nothing competes: min(need, quote) in order
+        for i, (r, c) in enumerate(zip(reqs, req_cars)):
+            if c.need <= EPS_KWH:
+                p = 0.0
+            elif quick:
+                p = min(c.need, c.rate * scenario.dt_hours * max(c.hi - c.lo, 0))
+            else:
+                p = exact(i, c.need)
+            promised[c.key] = p
+            decisions[i] = PromiseDecision(r.id, r.cp, p, p, p >= c.need - 1e-6)
+        return PromiseResult(tuple(decisions), {}, policy, time.perf_counter() - t0)  # type: ignore[arg-type]
+
+    # --- admission MILP ---------------------------------------------------------------------
+    expected: list[_Car] = []
+    if spec["forecast"] and forecast is not None:
+        default_kw = forecast_max_kw
+        if default_kw is None:
+            default_kw = max((float(cp.rated_kw) for cp in scenario.charge_points if cp.cabinet == cabinet_id),
+                             default=0.0)
+        for e in forecast.arrivals:
+            if e.arrival_step >= horizon or e.energy_kwh <= EPS_KWH or e.weight <= 0:
+                continue
+            expected.append(_Car(f"~{len(expected)}", "", int(e.arrival_step), int(e.departure_step),
+                                 float(e.max_kw if e.max_kw is not None else default_kw), float(e.energy_kwh), 0.0,
+                                 "expected", float(e.weight)))
+    allc = cars + [c for c in req_cars if c.need > EPS_KWH] + expected
+    grid = max(1, int(round(FORECAST_GRID_MINUTES / float(scenario.step_minutes))))
+    model = _Model(scenario, cabinet_id, allc, grid)
+    need_max = max([c.need for c in allc] + [EPS_KWH])
+    weight = np.array([c.weight * (1.0 - 1e-3 * c.need / need_max) for c in allc])
+    res = model.solve(weight)
+    status = str(res.message)
+    if res.x is None:  # no admission found (never seen): fall back to first come, first served
+        for i, (r, c) in enumerate(zip(reqs, req_cars)):
+            p = exact(i, c.need) if c.need > EPS_KWH else 0.0
+            promised[c.key] = p
+            decisions[i] = PromiseDecision(r.id, r.cp, p, p, p >= c.need - 1e-6)
+        return PromiseResult(tuple(decisions), {}, policy, time.perf_counter() - t0, 0.0,  # type: ignore[arg-type]
+                             status)
+    admitted: set[int] = set()
+    y: dict[int, float] = {}
+    if res.x is not None:
+        z = res.x[model.nx:]
+        for j, k in enumerate(model.choose):
+            if allc[k].kind == "expected":
+                y[k] = float(min(max(z[j], 0.0), 1.0))
+            elif z[j] > 0.5:
+                admitted.add(k)
+        expected_served = float(sum(allc[k].weight * v for k, v in y.items()))
+    # shares of the cars not admitted, once the admitted are served and the expected reserved
+    not_adm = [k for k in model.choose if allc[k].kind != "expected" and k not in admitted]
+    share = np.zeros(len(allc))
+    if not_adm and res.x is not None:
+        # the MILP's solution is feasible to HiGHS' tolerances only: back off a little
+        for backoff in (1e-4, 1e-2, 1.0):
+            fixed = {k: 1.0 - 1e-6 for k in admitted}
+            fixed.update({k: v * (1.0 - backoff) for k, v in y.items()})
+            sh = model.solve(weight, fixed=fixed, share=not_adm)
+            if sh.x is not None:
+                share = model.energy(sh.x)
+                break
+    # upgrades of present cars admitted (they were here first), then requests
+    index = {id(c): k for k, c in enumerate(allc)}
+    for c in cars:
+        k = index[id(c)]
+        if k in admitted and c.need > c.floor + EPS_KWH:
+            others = [s for s in _guaranteed_specs(cars + req_cars, promised) if s.cp != c.key]
+            req = SessionSpec(id=c.sid, cp=c.key, arrival_step=c.lo, departure_step=c.hi, energy_kwh=c.need)
+            q = min(c.need, _quote(scenario, others, req, c.need))
+            if q > c.floor + EPS_KWH:
+                promised[c.key] = q
+                upgrades[c.key] = q
+    order = sorted(range(len(reqs)), key=lambda i: (index.get(id(req_cars[i]), -1) not in admitted, i))
+    for i in order:
+        r, c = reqs[i], req_cars[i]
+        k = index.get(id(c))
+        if c.need <= EPS_KWH or k is None:
+            promised[c.key] = 0.0
+            decisions[i] = PromiseDecision(r.id, r.cp, 0.0, 0.0, c.need <= EPS_KWH)
+            continue
+        if k in admitted:
+            p = exact(i, c.need)
+            likely = c.need
+        else:
+            target = 0.0 if spec["partial"] == "zero" else float(min(share[k], c.need))
+            p = exact(i, target) if target > EPS_KWH else 0.0
+            likely = float(min(c.need, share[k]))
+        promised[c.key] = p
+        decisions[i] = PromiseDecision(r.id, r.cp, p, max(p, likely), p >= c.need - 1e-6)
+    return PromiseResult(tuple(decisions), upgrades, policy, time.perf_counter() - t0,  # type: ignore[arg-type]
+                         expected_served, status)
