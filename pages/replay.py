@@ -30,6 +30,7 @@ LABELS = {
     "llf": "LLF",
     "mpc": "MPC (engine)",
     "offline": "Offline optimum",
+    "offline_met": "Offline, most demands met",
 }
 COLORS = {
     "uncontrolled": "#7f7f7f",
@@ -38,14 +39,19 @@ COLORS = {
     "llf": "#9467bd",
     "mpc": "#d62728",
     "offline": "#2ca02c",
+    "offline_met": "#17becf",
 }
 KPI_COLUMNS = {
     "algorithm": "Strategy",
     "sessions": "Sessions",
     "requested_kwh": "Requested [kWh]",
+    "deliverable_kwh": "Deliverable [kWh]",
     "delivered_kwh": "Delivered [kWh]",
     "energy_delivered_pct": "Energy delivered [%]",
     "demands_met_pct": "Demands met [%]",
+    "promises": "Promises",
+    "promised_kwh": "Promised [kWh]",
+    "promises_kept": "Promises kept",
     "peak_kw": "Peak [kW]",
     "overload_kwh": "Overload [kWh]",
     "energy_cost": "Energy cost [$]",
@@ -271,8 +277,8 @@ def main() -> None:
     st.title("Replay: real sessions through the strategies")
     st.caption("ACN-Data sessions (Caltech / JPL; Lee, Li, Low, e-Energy 2019, CC BY 4.0) replayed on one site "
                "cabinet. Uncontrolled ignores the threshold; EDF, LLF and round robin are online heuristics; "
-               "MPC is this project's engine re-planned online with kiosk guarantees; offline knows every "
-               "session in advance (the upper bound).")
+               "MPC is this project's engine re-planned online with the kiosk's promise policy; offline knows every "
+               "session in advance (the upper bound of energy), offline_met too (the upper bound of demands met).")
     inp = _inputs()
     if inp is None:
         st.info("Choose a site, day(s), threshold and strategies, then press **Run replay**.")

@@ -70,10 +70,8 @@ __all__ = [
 
 POLICIES = ("fcfs", "admit", "admit_reserve", "admit_now")
 DEFAULT_POLICY = "admit"
-FORECAST_GRID_MINUTES = 30.0
+FORECAST_GRID_MINUTES = 60.0
 """Expected arrivals' windows are rounded inwards to this grid (fewer MILP blocks)."""
-MILP_TIME_LIMIT_S = 0.2
-"""HiGHS time limit of one admission MILP [s]; the best solution found is used."""
 EPS_KWH = 1e-6
 
 _SPECS = {
@@ -203,60 +201,115 @@ def _quote(scenario: Scenario, kept: list[SessionSpec], req: SessionSpec, energy
     return float(quote_max_kwh(sc, r))
 
 
+def _need_class(kwh: float) -> float:
+    """An expected arrival's energy rounded to its class [kWh]: 1 kWh steps to 10, 2 to 30, then 5."""
+    step = 1.0 if kwh < 10 else 2.0 if kwh < 30 else 5.0
+    return max(step, round(kwh / step) * step)
+
+
+def _expected(scenario: Scenario, cabinet_id: str, forecast: Forecast | None, horizon: int,
+              max_kw: float | None) -> list[_Car]:
+    """The forecast's expected arrivals before ``horizon`` as weighted cars.
+
+    Windows are rounded inwards to :data:`FORECAST_GRID_MINUTES` (a window shorter than that
+    keeps its own steps) and energies to classes (:func:`_need_class`); arrivals alike are
+    merged into one car whose weight is the sum of theirs (exact for the MILP's continuous
+    variables of expected cars).
+    """
+    if forecast is None:
+        return []
+    if max_kw is None:
+        max_kw = max((float(cp.rated_kw) for cp in scenario.charge_points if cp.cabinet == cabinet_id), default=0.0)
+    grid = max(1, int(round(FORECAST_GRID_MINUTES / float(scenario.step_minutes))))
+    merged: dict[tuple, float] = {}
+    for e in forecast.arrivals:
+        if e.arrival_step >= horizon or e.energy_kwh <= EPS_KWH or e.weight <= 0:
+            continue
+        lo = int(math.ceil(e.arrival_step / grid) * grid)
+        hi = int(math.floor(e.departure_step / grid) * grid)
+        if hi <= lo:
+            lo, hi = int(e.arrival_step), int(e.departure_step)
+        rate = float(e.max_kw if e.max_kw is not None else max_kw)
+        key = (lo, hi, _need_class(float(e.energy_kwh)), rate)
+        merged[key] = merged.get(key, 0.0) + float(e.weight)
+    return [_Car(f"~{k}", "", lo, hi, rate, need, 0.0, "expected", w)
+            for k, ((lo, hi, need, rate), w) in enumerate(sorted(merged.items()))]
+
+
 def _fits_at_full_rate(scenario: Scenario, cabinet_id: str, cars: list[_Car], horizon: int) -> bool:
     """Every car can charge at full rate all the time: nothing competes."""
-    rates = sum(c.rate for c in cars)
+    rates = sum(c.rate * c.weight for c in cars)
     return rates <= float(_headroom(scenario, cabinet_id, max(horizon, 1)).min()) + 1e-9
 
 
 class _Model:
-    """The admission MILP on blocks of steps."""
+    """The admission model on blocks of steps (see :meth:`build`).
+
+    Fine blocks lie between the windows' ends of the cars present and requesting and the
+    multiples of the forecast grid; coarse blocks are the grid's (an hour). A car present or
+    requesting has one column per fine block of its window; an expected car (its window on
+    the grid) one per coarse block. Each fine block bounds its cars' energy by its headroom,
+    each coarse block everyone's: for the expected cars a relaxation inside the hour.
+    """
 
     def __init__(self, scenario: Scenario, cabinet_id: str, cars: list[_Car], grid: int) -> None:
         dt = float(scenario.dt_hours)
-        pts = {0}
-        for c in cars:
-            if c.kind == "expected":
-                lo = int(math.ceil(c.lo / grid) * grid)
-                hi = int(math.floor(c.hi / grid) * grid)
-                if hi <= lo:  # shorter than the grid: keep its own window
-                    lo, hi = c.lo, c.hi
-                c.lo, c.hi = lo, hi
-            pts.update((c.lo, c.hi))
+        end = max([c.hi for c in cars] + [1])
+        end = int(math.ceil(end / grid) * grid)
+        coarse = np.arange(0, end + 1, grid, dtype=int)
+        pts = set(coarse.tolist())
+        on_grid = [c.kind == "expected" and c.lo % grid == 0 and c.hi % grid == 0 for c in cars]
+        for c, g in zip(cars, on_grid):
+            if not g:
+                pts.update((c.lo, c.hi))
         bp = np.array(sorted(pts), dtype=int)
-        length = int(bp[-1])
-        head = _headroom(scenario, cabinet_id, length)
+        head = _headroom(scenario, cabinet_id, end)
         cum = np.concatenate([[0.0], np.cumsum(head)])
         self.bp = bp
-        self.cap = (cum[bp[1:]] - cum[bp[:-1]]) * dt  # [kWh] per block
-        nb = bp.size - 1
+        self.cap = (cum[bp[1:]] - cum[bp[:-1]]) * dt  # [kWh] per fine block
+        self.cap_coarse = (cum[coarse[1:]] - cum[coarse[:-1]]) * dt  # [kWh] per coarse block
+        fine_to_coarse = np.searchsorted(coarse, bp[:-1], side="right") - 1
         cols_car: list[int] = []
         cols_blk: list[int] = []
+        cols_crs: list[int] = []
         ub: list[float] = []
-        for k, c in enumerate(cars):
+        for k, (c, g) in enumerate(zip(cars, on_grid)):
+            if g:
+                c0, c1 = c.lo // grid, c.hi // grid
+                for q in range(c0, c1):
+                    cols_car.append(k)
+                    cols_blk.append(-1)
+                    cols_crs.append(q)
+                    ub.append(c.weight * c.rate * dt * grid)
+                continue
             b0 = int(np.searchsorted(bp, c.lo))
             b1 = int(np.searchsorted(bp, c.hi))
             for b in range(b0, b1):
                 cols_car.append(k)
                 cols_blk.append(b)
+                cols_crs.append(int(fine_to_coarse[b]))
                 ub.append(c.weight * c.rate * dt * float(bp[b + 1] - bp[b]))
         self.cars = cars
-        self.nb = nb
+        self.nb = bp.size - 1
+        self.nq = coarse.size - 1
         self.col_car = np.asarray(cols_car, dtype=int)
         self.col_blk = np.asarray(cols_blk, dtype=int)
+        self.col_crs = np.asarray(cols_crs, dtype=int)
         self.x_ub = np.asarray(ub, dtype=float)
         self.nx = self.col_car.size
         self.choose = [k for k, c in enumerate(cars) if c.kind != "present" or c.need > c.floor + EPS_KWH]
 
-    def solve(self, objective_weight: np.ndarray, *, fixed: dict[int, float] | None = None,
-              share: list[int] | None = None, time_limit: float = MILP_TIME_LIMIT_S):
-        """Solve the admission MILP (``share is None``) or the share LP (choices ``fixed``).
+    def build(self, objective_weight: np.ndarray) -> None:
+        """Load the LP relaxation into one HiGHS instance (re-solved warm by :meth:`dive`, :meth:`share`).
 
-        Rows: block capacity ``sum x <= cap``; per car ``floor <= sum x <= need`` (expected
-        cars scaled by their weight); per choice ``sum x - need * z >= 0``.
+        Columns: ``x`` (energy per car and block), then one ``z`` per choice in [0, 1]. Rows:
+        block capacity ``sum x <= cap``; per car ``floor <= sum x <= need`` (expected cars
+        scaled by their weight); per choice ``sum x - need * z >= 0``. Objective: maximise
+        ``sum objective_weight * z``.
         """
-        from scipy.optimize import Bounds, LinearConstraint, milp
-        from scipy.sparse import coo_matrix
+        import highspy
+
+        from engine.lp_model import new_highs
 
         cars, nx, nb = self.cars, self.nx, self.nb
         nc = len(cars)
@@ -267,37 +320,130 @@ class _Model:
         w = np.array([c.weight for c in cars])
         need = w * np.array([c.need for c in cars])
         floor = np.array([max(c.floor * (1 - 1e-6) - 1e-4, 0.0) if c.kind == "present" else 0.0 for c in cars])
-        # rows of the choices: the car's x columns and its z column
         pos = np.full(nc, -1, dtype=int)
         pos[choose] = np.arange(nz)
         in_choice = pos[self.col_car] >= 0
-        rows = np.concatenate([self.col_blk, nb + self.col_car, nb + nc + pos[self.col_car[in_choice]],
-                               nb + nc + np.arange(nz)])
-        cols = np.concatenate([xs, xs, xs[in_choice], nx + np.arange(nz)])
-        vals = np.concatenate([np.ones(nx), np.ones(nx), np.ones(int(in_choice.sum())),
+        nq = self.nq
+        fine = self.col_blk >= 0
+        nf = int(fine.sum())
+        r_car = nb + nq  # first per-car row
+        r_ch = r_car + nc  # first choice row
+        rows = np.concatenate([self.col_blk[fine], nb + self.col_crs, r_car + self.col_car,
+                               r_ch + pos[self.col_car[in_choice]], r_ch + np.arange(nz)])
+        cols = np.concatenate([xs[fine], xs, xs, xs[in_choice], nx + np.arange(nz)])
+        vals = np.concatenate([np.ones(nf), np.ones(nx), np.ones(nx), np.ones(int(in_choice.sum())),
                                -need[choose] * (1 - 1e-7)])
-        a = coo_matrix((vals, (rows, cols)), shape=(nb + nc + nz, n)).tocsr()
-        lo_b = np.concatenate([np.full(nb, -np.inf), floor, np.zeros(nz)])
-        hi_b = np.concatenate([self.cap, need + 1e-9, np.full(nz, np.inf)])
-        lb = np.zeros(n)
-        ub = np.concatenate([self.x_ub, np.ones(nz)])
-        integrality = np.zeros(n)
-        cost = np.zeros(n)
-        if share is None:
-            kinds = np.array([cars[k].kind != "expected" for k in choose], dtype=bool)
-            integrality[nx:] = kinds.astype(float)
-            cost[nx:] = -objective_weight[choose]
-        else:
-            for j, k in enumerate(choose):
-                v = (fixed or {}).get(int(k), 0.0)
-                lb[nx + j] = ub[nx + j] = v
-            on = np.zeros(nc, dtype=bool)
-            on[share] = True
-            sel = on[self.col_car]
-            cost[:nx][sel] = -1.0 / np.maximum(need[self.col_car[sel]], EPS_KWH)
-        return milp(cost, integrality=integrality, bounds=Bounds(lb, ub),
-                    constraints=LinearConstraint(a, lo_b, hi_b),
-                    options={"time_limit": time_limit, "mip_rel_gap": 1e-6, "presolve": True})
+        from scipy.sparse import coo_matrix
+
+        a = coo_matrix((vals, (rows, cols)), shape=(r_ch + nz, n)).tocsc()
+        inf = highspy.kHighsInf
+        lp = highspy.HighsLp()
+        lp.num_col_ = int(n)
+        lp.num_row_ = int(a.shape[0])
+        self.cost = np.zeros(n)
+        self.cost[nx:] = -np.asarray(objective_weight, dtype=float)[choose]
+        lp.col_cost_ = self.cost
+        lp.col_lower_ = np.zeros(n)
+        lp.col_upper_ = np.concatenate([self.x_ub, np.ones(nz)])
+        lp.row_lower_ = np.concatenate([np.full(nb + nq, -inf), floor, np.zeros(nz)])
+        lp.row_upper_ = np.concatenate([self.cap, self.cap_coarse, need + 1e-9, np.full(nz, inf)])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_ = int(n)
+        lp.a_matrix_.num_row_ = int(a.shape[0])
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data
+        h = new_highs()
+        h.passModel(lp)
+        self.h = h
+        self.n = n
+        self.need_w = need
+        self.binary = np.array([cars[k].kind != "expected" for k in choose], dtype=bool)
+
+    def _run(self) -> np.ndarray | None:
+        import highspy
+
+        self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return np.asarray(self.h.getSolution().col_value, dtype=float)
+
+    def _fix(self, j: int, lo: float, hi: float) -> None:
+        idx = np.array([self.nx + j], dtype=np.int32)
+        self.h.changeColsBounds(1, idx, np.array([lo]), np.array([hi]))
+
+    def dive(self) -> tuple[np.ndarray | None, int]:
+        """Admission by diving on the LP relaxation: the largest fractional choice of a car
+        present or requesting is fixed to whichever of 1 and 0 gives the better relaxation
+        (both re-solved warm), until every such choice is 0 or 1 (expected cars stay
+        continuous).
+
+        Returns
+        -------
+        (solution, LP solves) : ndarray or None, int
+            None when even the relaxation has no solution.
+        """
+        x = self._run()
+        runs = 1
+        if x is None:
+            return None, runs
+        done = np.zeros(self.binary.size, dtype=bool)
+        while True:
+            z = x[self.nx:]
+            frac = self.binary & ~done & (z > 1e-6) & (z < 1 - 1e-6)
+            for j in np.flatnonzero(self.binary & ~done & ~frac):  # integral: keep as it is
+                v = 1.0 if z[j] >= 0.5 else 0.0
+                self._fix(int(j), v, v)
+                done[j] = True
+            if not frac.any():
+                return x, runs
+            j = int(np.flatnonzero(frac)[np.argmax(z[frac])])
+            done[j] = True
+            self._fix(j, 1.0, 1.0)
+            one = self._run()
+            self._fix(j, 0.0, 0.0)
+            zero = self._run()
+            runs += 2
+            v1 = float(self.cost @ one) if one is not None else np.inf
+            v0 = float(self.cost @ zero) if zero is not None else np.inf
+            if v1 < v0 - 1e-9:  # admitting it serves more (costs are negated)
+                self._fix(j, 1.0, 1.0)
+                x = self._run()
+                runs += 1
+                if x is None:
+                    x = one
+            elif zero is not None:
+                x = zero
+            else:  # numerically lost: keep the last solution with this car out
+                x = x.copy()
+                x[self.nx + j] = 0.0
+                return x, runs
+
+    def share(self, admitted: set[int], y: dict[int, float], not_adm: list[int]) -> np.ndarray | None:
+        """Energy of the cars not admitted when they share what is left, most fraction of need first.
+
+        The admitted are fixed to 1, the expected to (a little less than) their planned
+        service ``y``; the objective becomes ``max sum x_c / need_c`` over ``not_adm``.
+        """
+        cost = np.zeros(self.n)
+        on = np.zeros(len(self.cars), dtype=bool)
+        on[not_adm] = True
+        sel = on[self.col_car]
+        cost[: self.nx][sel] = -1.0 / np.maximum(self.need_w[self.col_car[sel]], EPS_KWH)
+        self.h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost)
+        for backoff in (1e-4, 1e-2, 1.0):
+            for j, k in enumerate(self.choose):
+                if k in admitted:
+                    self._fix(j, 1.0 - 1e-6, 1.0)
+                elif k in y:
+                    v = y[k] * (1.0 - backoff)
+                    self._fix(j, v, v)
+                else:
+                    self._fix(j, 0.0, 0.0)
+            x = self._run()
+            if x is not None:
+                return x
+        return None
 
     def energy(self, x: np.ndarray) -> np.ndarray:
         """Energy per car in a solution [kWh] (expected cars: their weighted share)."""
@@ -374,7 +520,8 @@ def decide_promises(
         return min(energy, _quote(scenario, _guaranteed_specs(cars + req_cars, promised), reqs[i], energy))
 
     everyone = [c for c in cars] + [c for c in req_cars if c.need > EPS_KWH]
-    quick = _fits_at_full_rate(scenario, cabinet_id, everyone, horizon)
+    expected = _expected(scenario, cabinet_id, forecast, horizon, forecast_max_kw) if spec and spec["forecast"] else []
+    quick = _fits_at_full_rate(scenario, cabinet_id, everyone + expected, horizon)
     if spec is None or quick:  # fcfs, or nothing competes: min(need, quote) in order
         for i, (r, c) in enumerate(zip(reqs, req_cars)):
             if c.need <= EPS_KWH:
@@ -388,26 +535,15 @@ def decide_promises(
         return PromiseResult(tuple(decisions), {}, policy, time.perf_counter() - t0)  # type: ignore[arg-type]
 
     # --- admission MILP ---------------------------------------------------------------------
-    expected: list[_Car] = []
-    if spec["forecast"] and forecast is not None:
-        default_kw = forecast_max_kw
-        if default_kw is None:
-            default_kw = max((float(cp.rated_kw) for cp in scenario.charge_points if cp.cabinet == cabinet_id),
-                             default=0.0)
-        for e in forecast.arrivals:
-            if e.arrival_step >= horizon or e.energy_kwh <= EPS_KWH or e.weight <= 0:
-                continue
-            expected.append(_Car(f"~{len(expected)}", "", int(e.arrival_step), int(e.departure_step),
-                                 float(e.max_kw if e.max_kw is not None else default_kw), float(e.energy_kwh), 0.0,
-                                 "expected", float(e.weight)))
     allc = cars + [c for c in req_cars if c.need > EPS_KWH] + expected
     grid = max(1, int(round(FORECAST_GRID_MINUTES / float(scenario.step_minutes))))
     model = _Model(scenario, cabinet_id, allc, grid)
     need_max = max([c.need for c in allc] + [EPS_KWH])
     weight = np.array([c.weight * (1.0 - 1e-3 * c.need / need_max) for c in allc])
-    res = model.solve(weight)
-    status = str(res.message)
-    if res.x is None:  # no admission found (never seen): fall back to first come, first served
+    model.build(weight)
+    x, runs = model.dive()
+    status = f"dive: {runs} LP solve(s)" if x is not None else "no solution"
+    if x is None:  # the relaxation failed (never seen): fall back to first come, first served
         for i, (r, c) in enumerate(zip(reqs, req_cars)):
             p = exact(i, c.need) if c.need > EPS_KWH else 0.0
             promised[c.key] = p
@@ -416,26 +552,20 @@ def decide_promises(
                              status)
     admitted: set[int] = set()
     y: dict[int, float] = {}
-    if res.x is not None:
-        z = res.x[model.nx:]
-        for j, k in enumerate(model.choose):
-            if allc[k].kind == "expected":
-                y[k] = float(min(max(z[j], 0.0), 1.0))
-            elif z[j] > 0.5:
-                admitted.add(k)
-        expected_served = float(sum(allc[k].weight * v for k, v in y.items()))
+    z = x[model.nx:]
+    for j, k in enumerate(model.choose):
+        if allc[k].kind == "expected":
+            y[k] = float(min(max(z[j], 0.0), 1.0))
+        elif z[j] > 0.5:
+            admitted.add(k)
+    expected_served = float(sum(allc[k].weight * v for k, v in y.items()))
     # shares of the cars not admitted, once the admitted are served and the expected reserved
     not_adm = [k for k in model.choose if allc[k].kind != "expected" and k not in admitted]
     share = np.zeros(len(allc))
-    if not_adm and res.x is not None:
-        # the MILP's solution is feasible to HiGHS' tolerances only: back off a little
-        for backoff in (1e-4, 1e-2, 1.0):
-            fixed = {k: 1.0 - 1e-6 for k in admitted}
-            fixed.update({k: v * (1.0 - backoff) for k, v in y.items()})
-            sh = model.solve(weight, fixed=fixed, share=not_adm)
-            if sh.x is not None:
-                share = model.energy(sh.x)
-                break
+    if not_adm:
+        sx = model.share(admitted, y, not_adm)
+        if sx is not None:
+            share = model.energy(sx)
     # upgrades of present cars admitted (they were here first), then requests
     index = {id(c): k for k, c in enumerate(allc)}
     for c in cars:

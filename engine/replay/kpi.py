@@ -24,12 +24,14 @@ KPI_KEYS = (
     "wall_seconds",
 )
 MET_FRACTION = 0.99
+MET_SLACK_KWH = 1e-6
+"""Absolute slack of the met rule [kWh] (solver tolerance; far below any meter's resolution)."""
 PROMISE_TOL_KWH = 1e-3
 """A promise is kept when the car got at least ``promised - PROMISE_TOL_KWH`` [kWh]."""
 
 
 def session_met(demand_kwh: np.ndarray, delivered_kwh: np.ndarray) -> np.ndarray:
-    """Whether each session got at least 99 % of its demand.
+    """Whether each session got at least 99 % of its demand (to :data:`MET_SLACK_KWH`).
 
     Parameters
     ----------
@@ -44,7 +46,7 @@ def session_met(demand_kwh: np.ndarray, delivered_kwh: np.ndarray) -> np.ndarray
     """
     demand_kwh = np.asarray(demand_kwh, dtype=float)
     delivered_kwh = np.asarray(delivered_kwh, dtype=float)
-    return delivered_kwh >= MET_FRACTION * demand_kwh - 1e-9
+    return delivered_kwh >= MET_FRACTION * demand_kwh - MET_SLACK_KWH
 
 
 def promise_kept(promised_kwh: np.ndarray, delivered_kwh: np.ndarray) -> np.ndarray:

@@ -76,11 +76,19 @@ departure (the upper bound no online strategy beats in delivered energy).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
-from engine.promises import DEFAULT_DAYS, DEFAULT_POLICY, POLICIES, decide_promises, forecast_from_history
+from engine.promises import (
+    DEFAULT_DAYS,
+    DEFAULT_POLICY,
+    POLICIES,
+    Forecast,
+    decide_promises,
+    forecast_from_history,
+)
 from engine.replay.strategies import ReplayProblem, StepView
 from engine.replay.tiebreak import deadline_split
 from engine.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
@@ -194,12 +202,14 @@ class ModelPredictive:
         policy: str = DEFAULT_POLICY,
         forecast_days: int = DEFAULT_DAYS,
         redecide_minutes: float | None = None,
+        forecast_scale: float = 1.0,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
         self.policy = policy
         self.forecast_days = int(forecast_days)
         self.redecide_minutes = redecide_minutes
+        self.forecast_scale = float(forecast_scale)
         if replan not in ("events", "every"):
             raise ValueError("replan must be events or every")
         if tiebreak not in ("deadline", "engine"):
@@ -266,6 +276,9 @@ class ModelPredictive:
 
         now = pr.start + timedelta(minutes=pr.step_minutes * t)
         fc = forecast_from_history(pr.history, now, now, pr.step_minutes, horizon, days=self.forecast_days)
+        if self.forecast_scale != 1.0:
+            fc = Forecast(tuple(dataclasses.replace(a, weight=a.weight * self.forecast_scale) for a in fc.arrivals),
+                          fc.days_used, fc.dates)
         return fc
 
     def _waiting(self, t: int, view: StepView) -> bool:

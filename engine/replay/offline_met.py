@@ -19,14 +19,13 @@ import time
 
 import numpy as np
 
-from engine.replay.kpi import MET_FRACTION
+from engine.replay.kpi import MET_FRACTION, MET_SLACK_KWH
 from engine.replay.strategies import ReplayProblem, StepView
 
 __all__ = ["OfflineMet", "max_demands_met", "TIME_LIMIT_S"]
 
 TIME_LIMIT_S = 120.0
 """HiGHS time limit of the MILP [s]; ``OfflineMet.optimal`` says whether it was proven."""
-MET_MARGIN_KWH = 1e-6
 
 
 def max_demands_met(problem: ReplayProblem, time_limit: float = TIME_LIMIT_S) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -54,8 +53,9 @@ def max_demands_met(problem: ReplayProblem, time_limit: float = TIME_LIMIT_S) ->
     pr = problem
     n, T, dt = pr.n, pr.horizon_steps, pr.dt_hours
     power = np.zeros((n, T))
-    cars = [i for i in range(n) if pr.demand_kwh[i] > MET_MARGIN_KWH and pr.departure_step[i] > pr.arrival_step[i]]
-    met = pr.demand_kwh <= MET_MARGIN_KWH
+    trivial = MET_FRACTION * pr.demand_kwh <= MET_SLACK_KWH  # met with nothing
+    cars = [i for i in range(n) if not trivial[i] and pr.departure_step[i] > pr.arrival_step[i]]
+    met = trivial.copy()
     if not cars:
         return power, met, True
     a = np.minimum(np.maximum(pr.arrival_step[cars].astype(int), 0), T)
@@ -77,7 +77,7 @@ def max_demands_met(problem: ReplayProblem, time_limit: float = TIME_LIMIT_S) ->
     # rows: blocks (sum x <= cap), cars (sum x <= need), met (sum x - 0.99 need z >= 0)
     rows = np.concatenate([cb, nb + cc, nb + nk + cc, nb + nk + np.arange(nk)])
     cols = np.concatenate([np.arange(nx), np.arange(nx), np.arange(nx), nx + np.arange(nk)])
-    vals = np.concatenate([np.ones(nx), np.ones(nx), np.ones(nx), -MET_FRACTION * need - MET_MARGIN_KWH])
+    vals = np.concatenate([np.ones(nx), np.ones(nx), np.ones(nx), -MET_FRACTION * need])
     A = coo_matrix((vals, (rows, cols)), shape=(nb + 2 * nk, nx + nk)).tocsr()
     lo = np.concatenate([np.full(nb, -np.inf), np.full(nk, -np.inf), np.zeros(nk)])
     hi = np.concatenate([cap, need, np.full(nk, np.inf)])
