@@ -6,7 +6,7 @@ Public API (numpydoc in the modules; measurements in ``docs/promises.md``)
     -> :class:`PromiseResult` (per request ``promised_kwh``, ``likely_kwh``, ``full``; raised
     promises of present cars in ``upgrades``). The one entry point of the kiosk and of the
     replay's ``mpc``.
-``forecast_from_history(history, now, start, step_minutes, horizon_steps, days=5)`` -> :class:`Forecast`
+``forecast_from_history(history, now, start, step_minutes, horizon_steps, days=10)`` -> :class:`Forecast`
     Expected arrivals of the rest of today from past days of the same kind (weekday/weekend);
     ``history`` is a list of :class:`PastSession` (arrival, departure, kWh).
 ``POLICIES`` / ``DEFAULT_POLICY``

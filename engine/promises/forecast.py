@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 __all__ = ["PastSession", "ExpectedArrival", "Forecast", "forecast_from_history", "DEFAULT_DAYS"]
 
-DEFAULT_DAYS = 5
-"""Past days of the same kind a forecast averages over (a working week)."""
+DEFAULT_DAYS = 10
+"""Past days of the same kind a forecast averages over (two working weeks; ``docs/promises.md``)."""
 
 
 @dataclass(frozen=True)

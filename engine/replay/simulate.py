@@ -326,7 +326,7 @@ def run_replay(
     window : ReplayWindow
         Sessions on the step grid (:func:`engine.replay.loader.load_window`).
     algorithm : str
-        One of ``uncontrolled, round_robin, edf, llf, mpc, offline``.
+        One of ``uncontrolled, round_robin, edf, llf, mpc, offline, offline_met``.
     config : ReplayConfig, optional
     progress : callable, optional
         ``(fraction, message)`` callback.
@@ -396,6 +396,7 @@ def replay(
     mpc_prices: bool = False,
     tiebreak: str = "deadline",
     quote_order: str = "need",
+    promise_policy: str = DEFAULT_POLICY,
     journal: str | Path | None = None,
     progress: Progress | None = None,
 ) -> ReplayResult:
@@ -404,7 +405,7 @@ def replay(
     Parameters
     ----------
     algorithm : str
-        ``uncontrolled, round_robin, edf, llf, mpc`` or ``offline``.
+        ``uncontrolled, round_robin, edf, llf, mpc, offline`` or ``offline_met``.
     sessions : sequence of path, optional
         ACN-Data CSV(.gz) files; default the shipped Caltech files.
     start : date or str
@@ -431,6 +432,8 @@ def replay(
         ``mpc``'s split of the planned load among cars.
     quote_order : {"need", "arrival"}
         Order in which ``mpc`` quotes same-step arrivals.
+    promise_policy : str
+        ``mpc``'s promise policy (:data:`engine.promises.POLICIES`).
     journal : path, optional
         The live site's kiosk journal (``EV_STATE_DIR/sessions.jsonl``) to replay, alone or
         with ``sessions``.
@@ -442,7 +445,7 @@ def replay(
     """
     config = ReplayConfig(threshold_kw=threshold_kw, rated_kw=rated_kw, departure=departure,
                           tariff=tariff, replan=replan, mpc_prices=mpc_prices, tiebreak=tiebreak,
-                          quote_order=quote_order)
+                          quote_order=quote_order, promise_policy=promise_policy)
     config.validate()
     window = load_window(sessions, start, days, step_minutes, rated_kw, demand, journal=journal)
     return run_replay(window, algorithm, config, progress)
