@@ -294,7 +294,8 @@ def main() -> None:
                  f"threshold {inp['threshold']:g} kW")
     skipped = ", ".join(f"{v} {k}" for k, v in rep.skipped.items()) or "none"
     clipped = ", ".join(f"{v} {k}" for k, v in rep.clipped.items()) or "none"
-    st.caption(f"Files: {rep.rows_read} rows, {rep.rows_valid} valid. Skipped: {skipped}. Clipped: {clipped}.")
+    st.caption(f"Files: {rep.rows_read} rows, {rep.rows_valid} valid. Skipped: {skipped}. Clipped: {clipped}. "
+               f"{rep.no_driver_input} session(s) without driver input (their need is the energy they took).")
     kpis = _kpi_section(results)
     t_load, t_sess, t_scrub, t_sweep, t_export = st.tabs(
         ["Site load", "Sessions", "Scrub through time", "Threshold sweep", "Export"])

@@ -226,7 +226,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ReplayError(where, f"no session in the window {window.start.date()} + {args.days} day(s) "
                                  f"of {', '.join(rep.files) or 'the files'}")
     say(f"{window.n} sessions from {window.start.date()} for {args.days} day(s); "
-        f"{rep.skipped_total()} skipped {rep.skipped or ''} clipped {rep.clipped or ''}")
+        f"{rep.skipped_total()} skipped {rep.skipped or ''} clipped {rep.clipped or ''}; "
+        f"{rep.no_driver_input} without driver input (need = energy taken)")
     config = ReplayConfig(threshold_kw=args.threshold_kw, rated_kw=args.rated_kw, departure=args.departure,
                           tariff=tariff, replan=args.replan, mpc_prices=args.mpc_prices,
                           tiebreak=args.tiebreak, quote_order=args.quote_order,
