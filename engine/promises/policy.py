@@ -230,7 +230,10 @@ def _expected(scenario: Scenario, cabinet_id: str, forecast: Forecast | None, ho
         if hi <= lo:
             lo, hi = int(e.arrival_step), int(e.departure_step)
         rate = float(e.max_kw if e.max_kw is not None else max_kw)
-        key = (lo, hi, _need_class(float(e.energy_kwh)), rate)
+        kwh = min(float(e.energy_kwh), rate * float(scenario.dt_hours) * (hi - lo))
+        if kwh <= EPS_KWH:
+            continue
+        key = (lo, hi, min(_need_class(kwh), rate * float(scenario.dt_hours) * (hi - lo)), rate)
         merged[key] = merged.get(key, 0.0) + float(e.weight)
     return [_Car(f"~{k}", "", lo, hi, rate, need, 0.0, "expected", w)
             for k, ((lo, hi, need, rate), w) in enumerate(sorted(merged.items()))]
@@ -505,11 +508,16 @@ def decide_promises(
     cars = _group_present(scenario, present)
     promised = {c.key: c.floor for c in cars}
     reqs = [r for r in requests]
+    dt = float(scenario.dt_hours)
+    # a need beyond what the charge point can give by the departure counts as that much
     req_cars = [
-        _Car(r.cp, r.id, int(r.arrival_step), int(r.departure_step), _rate(scenario, r), max(float(r.energy_kwh), 0.0),
+        _Car(r.cp, r.id, int(r.arrival_step), int(r.departure_step), _rate(scenario, r),
+             min(max(float(r.energy_kwh), 0.0), _rate(scenario, r) * dt * max(int(r.departure_step) - int(r.arrival_step), 0)),
              0.0, "request")
         for r in reqs
     ]
+    for c in cars:
+        c.need = max(min(c.need, c.rate * dt * max(c.hi - c.lo, 0)), c.floor)
     horizon = max([c.hi for c in cars + req_cars] + [1])
     decisions: list[PromiseDecision | None] = [None] * len(reqs)
     upgrades: dict[str, float] = {}
@@ -531,7 +539,7 @@ def decide_promises(
             else:
                 p = exact(i, c.need)
             promised[c.key] = p
-            decisions[i] = PromiseDecision(r.id, r.cp, p, p, p >= c.need - 1e-6)
+            decisions[i] = PromiseDecision(r.id, r.cp, p, p, p >= float(r.energy_kwh) - 1e-6)
         return PromiseResult(tuple(decisions), {}, policy, time.perf_counter() - t0)  # type: ignore[arg-type]
 
     # --- admission MILP ---------------------------------------------------------------------
@@ -547,7 +555,7 @@ def decide_promises(
         for i, (r, c) in enumerate(zip(reqs, req_cars)):
             p = exact(i, c.need) if c.need > EPS_KWH else 0.0
             promised[c.key] = p
-            decisions[i] = PromiseDecision(r.id, r.cp, p, p, p >= c.need - 1e-6)
+            decisions[i] = PromiseDecision(r.id, r.cp, p, p, p >= float(r.energy_kwh) - 1e-6)
         return PromiseResult(tuple(decisions), {}, policy, time.perf_counter() - t0, 0.0,  # type: ignore[arg-type]
                              status)
     admitted: set[int] = set()
@@ -583,7 +591,7 @@ def decide_promises(
         k = index.get(id(c))
         if c.need <= EPS_KWH or k is None:
             promised[c.key] = 0.0
-            decisions[i] = PromiseDecision(r.id, r.cp, 0.0, 0.0, c.need <= EPS_KWH)
+            decisions[i] = PromiseDecision(r.id, r.cp, 0.0, 0.0, float(r.energy_kwh) <= EPS_KWH)
             continue
         if k in admitted:
             p = exact(i, c.need)
@@ -593,6 +601,6 @@ def decide_promises(
             p = exact(i, target) if target > EPS_KWH else 0.0
             likely = float(min(c.need, share[k]))
         promised[c.key] = p
-        decisions[i] = PromiseDecision(r.id, r.cp, p, max(p, likely), p >= c.need - 1e-6)
+        decisions[i] = PromiseDecision(r.id, r.cp, p, max(p, likely), p >= float(r.energy_kwh) - 1e-6)
     return PromiseResult(tuple(decisions), upgrades, policy, time.perf_counter() - t0,  # type: ignore[arg-type]
                          expected_served, status)

@@ -81,6 +81,17 @@ def test_admission_keeps_room_for_the_drivers_expected():
         decide_promises(sc, "C", [], [req], fc, "lottery")
 
 
+def test_a_need_beyond_the_charge_point_is_promised_what_it_can_give():
+    """50 kWh in 2 h at 6.6 kW: admitted, the driver is promised the 13.2 kWh the charge point
+    can give (not nothing), and told the promise is not the whole need."""
+    sc = _cabinet(13.2, 3)
+    reqs = [SessionSpec("a", "cp0", 0, 8, 50.0), SessionSpec("b", "cp1", 0, 8, 6.0), SessionSpec("c", "cp2", 0, 8, 6.0)]
+    res = decide_promises(sc, "C", [], reqs, None, "admit")
+    a, b, c = res.decisions
+    assert a.promised_kwh == pytest.approx(13.2, abs=1e-4) and not a.full
+    assert b.full and c.full
+
+
 def test_present_promises_bind_and_best_effort_cars_may_be_promised_later():
     """A car present was promised 5 kWh of its 10; the request competes with it. The present
     promise is never lowered; the policy may raise it (an upgrade) when both fit."""
