@@ -410,11 +410,8 @@ class _Model:
             v1 = float(self.cost @ one) if one is not None else np.inf
             v0 = float(self.cost @ zero) if zero is not None else np.inf
             if v1 < v0 - 1e-9:  # admitting it serves more (costs are negated)
-                self._fix(j, 1.0, 1.0)
-                x = self._run()
-                runs += 1
-                if x is None:
-                    x = one
+                self._fix(j, 1.0, 1.0)  # the next solve starts from the other branch's basis
+                x = one
             elif zero is not None:
                 x = zero
             else:  # numerically lost: keep the last solution with this car out
@@ -570,7 +567,7 @@ def decide_promises(
     # shares of the cars not admitted, once the admitted are served and the expected reserved
     not_adm = [k for k in model.choose if allc[k].kind != "expected" and k not in admitted]
     share = np.zeros(len(allc))
-    if not_adm:
+    if any(allc[k].kind == "request" for k in not_adm):  # a "likely" is only needed for them
         sx = model.share(admitted, y, not_adm)
         if sx is not None:
             share = model.energy(sx)
