@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         broken = sum(r[q]["due"] - r[q]["kept"] for r in rows)
         over = max(r[q]["peak"] - r["threshold_kw"] for r in rows)
         above_om = sum(r[q]["met"] > r["offline_met"][0] + 1e-9 for r in rows)
-        print(f"{q:>13}: mpc >= edf + 10 pp in {int(np.sum(d >= 10 - 1e-9))}/{n}, < edf in {int(np.sum(d < -1e-9))}/{n} "
+        print(f"{q:>13}: mpc >= edf + 10 pp in {int(np.sum(d >= 10 - 1e-9))}/{n}, "
+              f"< edf in {int(np.sum(d < -1e-9))}/{n} "
               f"(mean {d.mean():+.2f} pp, min {d.min():+.2f}, max {d.max():+.2f}); promises kept "
               f"{sum(r[q]['kept'] for r in rows)}/{sum(r[q]['due'] for r in rows)} due ({broken} broken; "
               f"{sum(r[q]['promises'] for r in rows)} made); energy gap to offline max {gap.max():.2f} pp; "

@@ -22,9 +22,10 @@ Policies (:data:`POLICIES`; ``docs/promises.md`` has the measurements):
 ``fcfs``
     First come, first served: each request promised ``min(need, quote)`` in the order given.
 ``admit`` (default)
-    An admission decision at arrival: a small MILP (``scipy.optimize.milp``, HiGHS) on the
-    cabinet's headroom chooses which drivers get their *whole* need so that the most present
-    and expected drivers can be fully served: one binary per car present without a full promise
+    An admission decision at arrival: a small MILP on the cabinet's headroom chooses which
+    drivers get their *whole* need so that the most present and expected drivers can be fully
+    served (solved by diving on its LP relaxation with HiGHS, see :meth:`_Model.dive`; scipy's
+    ``milp`` branch and bound was too slow at the busiest steps): one binary per car present without a full promise
     and per request, one continuous variable in [0, 1] per expected arrival (weighted by its
     forecast weight, its energy and power scaled by it: the average day), every promise made a
     hard constraint. An admitted request (or present car) is promised its whole need (checked
@@ -39,11 +40,13 @@ Policies (:data:`POLICIES`; ``docs/promises.md`` has the measurements):
 ``admit_now``
     As ``admit`` without the forecast (present cars only).
 
-The MILP is solved on blocks of steps between the windows' ends (the windows of expected
-arrivals rounded inwards to :data:`FORECAST_GRID_MINUTES`); a car's energy in a block is
-bounded by its power times the block, the block's total by the cabinet's headroom
-(``threshold + PV - other load``, battery ignored) summed over its steps. With a constant
-headroom this aggregation is exact; otherwise it is a relaxation, and the exact quote decides.
+The model is built on blocks of steps (:class:`_Model`): fine blocks between the windows' ends
+of the cars present and requesting, hourly blocks (:data:`FORECAST_GRID_MINUTES`) for the
+expected arrivals, whose windows are rounded inwards to the hour and energies to classes (alike
+arrivals merged). A car's energy in a block is bounded by its power times the block, a block's
+total by the cabinet's headroom (``threshold + PV - other load``, battery ignored) summed over
+its steps. With a constant headroom the fine aggregation is exact; the hourly one is a
+relaxation for the expected arrivals; the exact quote decides every promise.
 """
 
 from __future__ import annotations
@@ -507,12 +510,11 @@ def decide_promises(
     reqs = [r for r in requests]
     dt = float(scenario.dt_hours)
     # a need beyond what the charge point can give by the departure counts as that much
-    req_cars = [
-        _Car(r.cp, r.id, int(r.arrival_step), int(r.departure_step), _rate(scenario, r),
-             min(max(float(r.energy_kwh), 0.0), _rate(scenario, r) * dt * max(int(r.departure_step) - int(r.arrival_step), 0)),
-             0.0, "request")
-        for r in reqs
-    ]
+    req_cars = []
+    for r in reqs:
+        rate, lo, hi = _rate(scenario, r), int(r.arrival_step), int(r.departure_step)
+        need = min(max(float(r.energy_kwh), 0.0), rate * dt * max(hi - lo, 0))
+        req_cars.append(_Car(r.cp, r.id, lo, hi, rate, need, 0.0, "request"))
     for c in cars:
         c.need = max(min(c.need, c.rate * dt * max(c.hi - c.lo, 0)), c.floor)
     horizon = max([c.hi for c in cars + req_cars] + [1])
