@@ -76,6 +76,10 @@ DEFAULT_POLICY = "admit"
 FORECAST_GRID_MINUTES = 60.0
 """Expected arrivals' windows are rounded inwards to this grid (fewer MILP blocks)."""
 EPS_KWH = 1e-6
+PHYSICAL_WEIGHT = 1e-3
+"""Objective weight of a request that cannot be served in full even alone (its need is beyond
+what its charge point gives by its departure): it is admitted, for that much, only when it
+costs no other driver."""
 
 _SPECS = {
     "fcfs": None,
@@ -150,7 +154,8 @@ class _Car:
     need: float  # whole remaining need [kWh]
     floor: float  # remaining promise [kWh]
     kind: str  # "present", "request", "expected"
-    weight: float = 1.0
+    weight: float = 1.0  # expected arrivals: expected count (energy and power scaled by it)
+    score: float = 1.0  # objective weight of serving it in full (besides ``weight``)
 
 
 def _headroom(scenario: Scenario, cabinet_id: str, length: int) -> np.ndarray:
@@ -233,10 +238,7 @@ def _expected(scenario: Scenario, cabinet_id: str, forecast: Forecast | None, ho
         if hi <= lo:
             lo, hi = int(e.arrival_step), int(e.departure_step)
         rate = float(e.max_kw if e.max_kw is not None else max_kw)
-        kwh = min(float(e.energy_kwh), rate * float(scenario.dt_hours) * (hi - lo))
-        if kwh <= EPS_KWH:
-            continue
-        key = (lo, hi, min(_need_class(kwh), rate * float(scenario.dt_hours) * (hi - lo)), rate)
+        key = (lo, hi, _need_class(float(e.energy_kwh)), rate)
         merged[key] = merged.get(key, 0.0) + float(e.weight)
     return [_Car(f"~{k}", "", lo, hi, rate, need, 0.0, "expected", w)
             for k, ((lo, hi, need, rate), w) in enumerate(sorted(merged.items()))]
@@ -514,9 +516,8 @@ def decide_promises(
     for r in reqs:
         rate, lo, hi = _rate(scenario, r), int(r.arrival_step), int(r.departure_step)
         need = min(max(float(r.energy_kwh), 0.0), rate * dt * max(hi - lo, 0))
-        req_cars.append(_Car(r.cp, r.id, lo, hi, rate, need, 0.0, "request"))
-    for c in cars:
-        c.need = max(min(c.need, c.rate * dt * max(c.hi - c.lo, 0)), c.floor)
+        req_cars.append(_Car(r.cp, r.id, lo, hi, rate, need, 0.0, "request",
+                             score=1.0 if need >= float(r.energy_kwh) - 1e-9 else PHYSICAL_WEIGHT))
     horizon = max([c.hi for c in cars + req_cars] + [1])
     decisions: list[PromiseDecision | None] = [None] * len(reqs)
     upgrades: dict[str, float] = {}
@@ -546,7 +547,7 @@ def decide_promises(
     grid = max(1, int(round(FORECAST_GRID_MINUTES / float(scenario.step_minutes))))
     model = _Model(scenario, cabinet_id, allc, grid)
     need_max = max([c.need for c in allc] + [EPS_KWH])
-    weight = np.array([c.weight * (1.0 - 1e-3 * c.need / need_max) for c in allc])
+    weight = np.array([c.weight * c.score * (1.0 - 1e-3 * c.need / need_max) for c in allc])
     model.build(weight)
     x, runs = model.dive()
     status = f"dive: {runs} LP solve(s)" if x is not None else "no solution"
