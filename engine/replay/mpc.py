@@ -164,13 +164,28 @@ class ModelPredictive:
     quote_order : {"need", "arrival"}
         Order in which drivers arriving at the same step are quoted: smallest request first
         (default) or in data order (real connection time).
+    policy : str
+        The promise policy (:data:`engine.promises.POLICIES`; default ``admit``).
+    forecast_days : int
+        Past days of the same kind the policy's forecast averages over.
+    redecide_minutes : float or None
+        Also run the policy (upgrades only) this often between arrivals while a car charges
+        best effort; None (default): only at arrivals (measured: no gain, ``docs/promises.md``).
+    forecast_scale : float
+        Multiplies the forecast's weights (experiments; 1 by default).
 
     Attributes
     ----------
     solve_seconds : list of float
         Wall time of every decision that called the engine (quotes + plan) [s].
     promised_kwh : ndarray
-        What each driver was promised at arrival [kWh].
+        What each driver was promised [kWh] (at arrival, or raised later by an upgrade).
+    likely_kwh : ndarray
+        The policy's "likely" estimate given at arrival [kWh].
+    upgrades : int
+        Promises raised for cars present.
+    policy_seconds : list of (int, int, float)
+        Per decision: step, cars present and requesting, wall time of forecast + policy [s].
     promise_order : list of int
         The cars in the order they were promised (see :mod:`engine.replay.promise_bound`).
     replans : int
