@@ -1,13 +1,14 @@
-"""Analyst replay: real ACN-Data sessions through six charging strategies.
+"""Analyst replay: real ACN-Data sessions through seven charging strategies.
 
-The contract is ``/work/shared/spec/replay.md``; ``python -m engine replay`` is the CLI
+The contract is ``docs/replay.md``; ``python -m engine replay`` is the CLI
 (:func:`engine.replay.cli.main`). Pure Python, no streamlit.
 
 Public API
 ----------
 ``replay(algorithm, *, sessions=None, start="2019-05-06", days=1, step_minutes=5,
 threshold_kw=50, rated_kw=6.6, departure="actual", demand="delivered", tariff=DEFAULT_TARIFF,
-replan="events", mpc_prices=False, tiebreak="deadline", quote_order="need", journal=None, progress=None) -> ReplayResult``
+replan="events", mpc_prices=False, tiebreak="deadline", quote_order="need", promise_policy="admit",
+journal=None, progress=None) -> ReplayResult``
     Load sessions and replay them through one strategy.
 ``load_window(paths, start, days, step_minutes, rated_kw, demand, force_feasible) -> ReplayWindow``
     Read ACN CSV(.gz) files (memoised) and put a window's sessions on the step grid;
@@ -19,7 +20,7 @@ replan="events", mpc_prices=False, tiebreak="deadline", quote_order="need", jour
     ``.load_kw`` per step, ``.step_times``, ``.problem`` (windows, deadlines, demands, prices),
     ``.sessions_table()`` / ``.load_table()`` (rows for tables and CSV), ``.detail()``.
 ``ALGORITHMS``
-    ``("uncontrolled", "round_robin", "edf", "llf", "mpc", "offline")``.
+    ``("uncontrolled", "round_robin", "edf", "llf", "mpc", "offline", "offline_met")``.
 ``default_paths(site)`` / ``data_range(paths)`` / ``SITES``
     The shipped data sets (``data/acn/caltech``, ``data/acn/jpl``) and their date range.
 ``available_tariffs()`` / ``load_tariff(name)`` / ``DEFAULT_TARIFF``

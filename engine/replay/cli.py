@@ -16,11 +16,14 @@ from datetime import date
 from pathlib import Path
 from typing import Sequence
 
+from engine.promises import DEFAULT_POLICY, POLICIES
 from engine.replay.mpc import QUOTE_ORDERS
 
 __all__ = ["main", "build_parser"]
 
-ALGO_CHOICES = ("uncontrolled", "round_robin", "edf", "llf", "mpc", "offline", "all")
+ALGO_CHOICES = ("uncontrolled", "round_robin", "edf", "llf", "mpc", "offline", "offline_met", "all")
+DEFAULT_START = "2019-05-06"
+MAX_DAYS = 366
 
 
 class _UsageError(Exception):
@@ -53,9 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "departures are taken as real, requests as needs")
     p.add_argument("--site", default="caltech", choices=("caltech", "jpl"),
                    help="shipped data set used when --sessions is not given (default caltech)")
-    p.add_argument("--start", default="2019-05-06", metavar="YYYY-MM-DD",
-                   help="first local day, America/Los_Angeles (default 2019-05-06)")
-    p.add_argument("--days", type=int, default=1, help="number of days (default 1)")
+    p.add_argument("--start", default=None, metavar="YYYY-MM-DD",
+                   help=f"first local day, America/Los_Angeles (default {DEFAULT_START}; with --journal "
+                        "and no --sessions: the journal's first day)")
+    p.add_argument("--days", type=int, default=None,
+                   help=f"number of days, at most {MAX_DAYS} (default 1; with --journal and no --start: "
+                        "up to the journal's last day)")
     p.add_argument("--step-minutes", type=int, default=5, help="step length in minutes (default 5)")
     p.add_argument("--threshold-kw", type=number, default=50.0,
                    help="the site cabinet's import limit in kW (default 50)")
@@ -81,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quote-order", default="need", choices=QUOTE_ORDERS,
                    help="order in which mpc quotes drivers arriving at the same step: smallest request "
                         "first (default) or data order (real connection time)")
+    p.add_argument("--promise-policy", default=DEFAULT_POLICY, choices=POLICIES,
+                   help=f"how mpc decides promises (default {DEFAULT_POLICY}; fcfs = min(need, quote) in "
+                        "arrival order; see docs/promises.md)")
     p.add_argument("--detail", metavar="FILE",
                    help="also write per-session results and the load series as JSON to FILE")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -131,18 +140,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _check_detail(path: str) -> Path:
+    """Fail before the run if ``--detail`` cannot be written (exit 2 naming it)."""
+    from engine.replay.loader import ReplayError
+
+    p = Path(path)
+    if not path.strip() or p.is_dir():
+        raise ReplayError("--detail", f"not a file path: {path!r}")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".check")
+        os.close(fd)
+        os.unlink(tmp)
+    except (OSError, ValueError) as exc:
+        raise ReplayError("--detail", f"cannot write {path}: {exc}") from None
+    return p
+
+
+def journal_days(journal: str | Path) -> tuple[date, int]:
+    """The first local day of a kiosk journal and the number of days up to its last arrival.
+
+    Reads the journal through :func:`engine.replay.loader.read_journal` (the one reader).
+    """
+    from engine.replay.loader import ACN_TZ, ReplayError, read_journal
+
+    sessions, _ = read_journal(journal)
+    if not sessions:
+        raise ReplayError("--journal", f"no valid session in {journal}")
+    first = min(s.arrival for s in sessions).astimezone(ACN_TZ).date()
+    last = max(s.arrival for s in sessions).astimezone(ACN_TZ).date()
+    return first, (last - first).days + 1
+
+
 def _run(args: argparse.Namespace) -> int:
     from engine.replay.loader import ReplayError, default_paths, load_window
     from engine.replay.simulate import ReplayConfig, run_replay
     from engine.replay.strategies import ALGORITHMS
     from engine.replay.tariff import DEFAULT_TARIFF, load_tariff
 
+    journal_only = bool(args.journal) and not args.sessions
+    if args.start is None and journal_only:
+        start, span = journal_days(args.journal)
+        args.start = start.isoformat()
+        if args.days is None:
+            args.days = span
+    if args.start is None:
+        args.start = DEFAULT_START
+    if args.days is None:
+        args.days = 1
     try:
-        date.fromisoformat(args.start)
+        first = date.fromisoformat(args.start)
     except ValueError:
         raise ReplayError("--start", f"not a date YYYY-MM-DD: {args.start!r}") from None
-    if args.days < 1:
-        raise ReplayError("--days", "must be >= 1")
+    if args.days < 1 or args.days > MAX_DAYS:
+        raise ReplayError("--days", f"must be between 1 and {MAX_DAYS}")
+    if first.year < 1971 or first.year > 9000:
+        raise ReplayError("--start", f"out of range: {args.start!r}")
     if args.step_minutes < 1 or 1440 % args.step_minutes:
         raise ReplayError("--step-minutes", "must be a positive divisor of 1440")
     if args.threshold_kw < 0:
@@ -153,6 +206,7 @@ def _run(args: argparse.Namespace) -> int:
     tariff = None if tariff.lower() == "none" else tariff
     if tariff:
         load_tariff(tariff)  # fail early, naming --tariff
+    detail_path = _check_detail(args.detail) if args.detail else None
     if args.sessions:
         paths = [Path(p) for p in args.sessions]
     else:
@@ -167,11 +221,17 @@ def _run(args: argparse.Namespace) -> int:
     window = load_window(paths, args.start, args.days, args.step_minutes, args.rated_kw, args.demand,
                          not args.no_force_feasible, journal=args.journal)
     rep = window.report
+    if window.n == 0:
+        where = "--journal" if journal_only else "--start"
+        raise ReplayError(where, f"no session in the window {window.start.date()} + {args.days} day(s) "
+                                 f"of {', '.join(rep.files) or 'the files'}")
     say(f"{window.n} sessions from {window.start.date()} for {args.days} day(s); "
-        f"{rep.skipped_total()} skipped {rep.skipped or ''} clipped {rep.clipped or ''}")
+        f"{rep.skipped_total()} skipped {rep.skipped or ''} clipped {rep.clipped or ''}; "
+        f"{rep.no_driver_input} without driver input (need = energy taken)")
     config = ReplayConfig(threshold_kw=args.threshold_kw, rated_kw=args.rated_kw, departure=args.departure,
                           tariff=tariff, replan=args.replan, mpc_prices=args.mpc_prices,
-                          tiebreak=args.tiebreak, quote_order=args.quote_order)
+                          tiebreak=args.tiebreak, quote_order=args.quote_order,
+                          promise_policy=args.promise_policy)
     algos = list(ALGORITHMS) if args.algorithm == "all" else [args.algorithm]
     results = []
     for name in algos:
@@ -189,7 +249,7 @@ def _run(args: argparse.Namespace) -> int:
             "report": rep.to_dict(),
             "results": [{"kpis": r.kpis, "sessions": r.sessions_table(), "load": r.load_table()} for r in results],
         }
-        _write_atomic(Path(args.detail), json.dumps(detail))
+        _write_atomic(detail_path, json.dumps(detail))
         say(f"detail written to {args.detail}")
     if args.algorithm == "all":
         out: dict = {"algorithm": "all", "results": [r.kpis for r in results]}

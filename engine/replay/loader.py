@@ -18,12 +18,20 @@ Row validation (each skipped row is counted under its reason in :class:`LoadRepo
 Sessions longer than 24 h (cars left plugged in over a weekend) are **clipped** to 24 h after
 arrival, as acnportal's ``max_len`` does; their energy is kept. Counted as ``clipped_24h``.
 
-Window selection (:func:`select_window`): a session is replayed when it *arrives* inside
-``[start 00:00, start + days 00:00)`` local time; its departure is clipped to the window's end
-(counted as ``clipped_window_end``). Sessions spanning midnight inside a multi-day window are
-kept whole. Arrival is rounded *up* and departure *down* to whole steps, so a car is present for
-the full length of every step it may charge in; sessions shorter than one step after rounding
-are skipped (``shorter than one step``).
+Window selection (:func:`select_window`): a session is replayed when it is plugged in at some
+moment of ``[start 00:00, start + days 00:00)`` local time: it *arrives* inside the window, or
+it plugged in before the window and is still present at its start (counted as
+``started_before_window``; it is present from step 0 and its need is the share of its need
+proportional to the part of its stay inside the window, as if it had charged evenly before).
+A car staying past the window's end keeps its whole stay and its whole need: the replay's
+horizon is extended to the last such departure (counted as ``stays_past_window_end``), so
+the KPIs of a window do not depend on where its last day ends. Arrival and departure are
+rounded **down** to whole steps, as acnportal does (``_datetime_to_timestamp(...,
+round_up=False)`` for both), so figures line up with the field's reference simulator: a car
+plugged in at 08:02 is present from the 08:00 step, one leaving at 12:03 until the 12:00 step
+begins. Sessions shorter than one step after rounding are skipped (``shorter than one step``).
+Sessions whose driver gave no input (``claimed`` false: the requested energy is then the
+delivered one) are counted in :attr:`LoadReport.no_driver_input`.
 
 Demand (what the driver needs from the replay): by default the **delivered** energy, the
 ACN-Sim convention (what the car actually took; drivers over-request, so the claimed request
@@ -75,6 +83,8 @@ ACN_TZ = ZoneInfo("America/Los_Angeles")
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "acn"
 SITES = ("caltech", "jpl")
 MAX_SESSION_HOURS = 24.0
+HISTORY_DAYS = 35
+"""Days of sessions before a window kept as its history (forecasts use the last weeks)."""
 STATION_RE = re.compile(r"^[A-Z]{2}-[0-9A-Z]+$")
 COLUMNS = (
     "arrival",
@@ -141,7 +151,10 @@ class LoadReport:
         Reason -> count of the window's sessions kept but changed (``clipped_24h``,
         ``clipped_window_end``, ``demand_clipped_to_rate``); empty before a window is chosen.
     in_window : int
-        Sessions arriving inside the replay window (before the step-rounding skip).
+        Sessions plugged in during the replay window (before the step-rounding skip).
+    no_driver_input : int
+        Of the window's replayed sessions, those whose driver gave no input (``claimed``
+        false): their requested energy is what they took.
     """
 
     files: list[str] = field(default_factory=list)
@@ -150,6 +163,7 @@ class LoadReport:
     skipped: dict[str, int] = field(default_factory=dict)
     clipped: dict[str, int] = field(default_factory=dict)
     in_window: int = 0
+    no_driver_input: int = 0
 
     def to_dict(self) -> dict:
         """Plain-JSON form."""
@@ -160,6 +174,7 @@ class LoadReport:
             "skipped": dict(self.skipped),
             "clipped": dict(self.clipped),
             "in_window": self.in_window,
+            "no_driver_input": self.no_driver_input,
         }
 
     def skipped_total(self) -> int:
@@ -178,7 +193,8 @@ class ReplayWindow:
     step_minutes : int
         Step length [min].
     horizon_steps : int
-        Steps in the window (a DST day has 276 or 300 five-minute steps).
+        Steps simulated: the window's steps (a DST day has 276 or 300 five-minute steps),
+        extended to the last departure of a car staying past the window's end.
     session_ids, station_ids : list of str
     arrival_step : ndarray of int
         First step the car is present.
@@ -189,8 +205,24 @@ class ReplayWindow:
     demand_kwh : ndarray
         Energy the car needs in the replay [kWh] (see module doc).
     requested_kwh, delivered_kwh : ndarray
-        The file's claimed request and real delivered energy [kWh].
+        The file's claimed request and real delivered energy [kWh] (for a car plugged in
+        before the window, the request's share of the stay inside it).
     report : LoadReport
+    window_steps : int
+        Steps of the window itself (``<= horizon_steps``).
+    claimed : ndarray of bool
+        Whether each session's driver gave input (else requested = delivered energy).
+    need_kwh : ndarray
+        Each session's need as the data give it under the ``demand`` convention, before
+        ``force_feasible`` capping (``demand_kwh`` is the capped, deliverable need) [kWh].
+    history : tuple of RawSession
+        Sessions of the same files that arrived in the :data:`HISTORY_DAYS` days before the
+        window's end (the window's own included): what an online strategy may learn from,
+        each only once it has left (see :mod:`engine.promises`).
+    tz : ZoneInfo
+        The site's time zone.
+    demand : {"delivered", "requested"}
+        The need convention the window was loaded with.
     """
 
     start: datetime
@@ -205,6 +237,12 @@ class ReplayWindow:
     requested_kwh: np.ndarray
     delivered_kwh: np.ndarray
     report: LoadReport
+    window_steps: int = -1
+    claimed: np.ndarray | None = None
+    need_kwh: np.ndarray | None = None
+    history: tuple = ()
+    tz: ZoneInfo = ZoneInfo("America/Los_Angeles")
+    demand: str = "delivered"
 
     @property
     def n(self) -> int:
@@ -404,14 +442,18 @@ def select_window(
         raise ReplayError("--rated-kw", "must be > 0")
     if demand not in ("delivered", "requested"):
         raise ReplayError("--demand", "must be delivered or requested")
-    t0 = _local_midnight(start, tz)
-    t1 = _local_midnight(start + timedelta(days=days), tz)
+    try:
+        t0 = _local_midnight(start, tz)
+        t1 = _local_midnight(start + timedelta(days=days), tz)
+    except (OverflowError, ValueError):
+        raise ReplayError("--start", f"{start} + {days} day(s) is out of range") from None
     step_s = step_minutes * 60.0
-    horizon = int(round((t1 - t0).total_seconds() / step_s))
+    window_steps = int(round((t1 - t0).total_seconds() / step_s))
     dt_h = step_minutes / 60.0
     skipped = Counter(report.skipped)
     clipped = Counter(report.clipped)
     in_window = 0
+    no_input = 0
     ids: list[str] = []
     stations: list[str] = []
     a_s: list[int] = []
@@ -420,36 +462,52 @@ def select_window(
     dem: list[float] = []
     req: list[float] = []
     dlv: list[float] = []
+    claimed: list[bool] = []
+    raw: list[float] = []
+    history: list[RawSession] = []
+    h0 = t0 - timedelta(days=HISTORY_DAYS)
     for s in sessions:
-        if not (t0 <= s.arrival < t1):
+        if h0 <= s.arrival < t1:
+            history.append(s)
+        if not (s.arrival < t1 and s.departure > t0):
             continue
         in_window += 1
         if s.clipped_24h:
             clipped["clipped_24h"] += 1
-        a = int(math.ceil((s.arrival - t0).total_seconds() / step_s - 1e-9))
-        dep = s.departure
-        if dep > t1:
-            dep = t1
-            clipped["clipped_window_end"] += 1
-        d = int(math.floor((dep - t0).total_seconds() / step_s + 1e-9))
+        share = 1.0
+        arr = s.arrival
+        if arr < t0:  # plugged in before the window, still present at its start
+            clipped["started_before_window"] += 1
+            share = (s.departure - t0).total_seconds() / max((s.departure - s.arrival).total_seconds(), 1e-9)
+            arr = t0
+        a = int(math.floor((arr - t0).total_seconds() / step_s + 1e-9))
+        d = int(math.floor((s.departure - t0).total_seconds() / step_s + 1e-9))
+        if s.departure > t1:
+            clipped["stays_past_window_end"] += 1
         if d <= a:
             skipped["shorter than one step"] += 1
             continue
-        e = int(round((s.estimated_departure - t0).total_seconds() / step_s))
-        e = min(max(e, a + 1), horizon)
-        need = s.delivered_kwh if demand == "delivered" else s.requested_kwh
+        e = int(math.floor((s.estimated_departure - t0).total_seconds() / step_s + 1e-9))
+        e = max(e, a + 1)
+        need = share * (s.delivered_kwh if demand == "delivered" else s.requested_kwh)
         cap = rated_kw * (d - a) * dt_h
         if force_feasible and need > cap + 1e-9:
             need = cap
             clipped["demand_clipped_to_rate"] += 1
+        if not s.claimed:
+            no_input += 1
         ids.append(s.session_id)
         stations.append(s.station_id)
         a_s.append(a)
         d_s.append(d)
         e_s.append(e)
         dem.append(float(need))
-        req.append(s.requested_kwh)
+        req.append(share * s.requested_kwh)
+        raw.append(float(share * (s.delivered_kwh if demand == "delivered" else s.requested_kwh)))
         dlv.append(s.delivered_kwh)
+        claimed.append(bool(s.claimed))
+    horizon = max([window_steps] + d_s)
+    e_s = [min(e, horizon) for e in e_s]
     rep = LoadReport(
         files=list(report.files),
         rows_read=report.rows_read,
@@ -457,6 +515,7 @@ def select_window(
         skipped=dict(skipped),
         clipped=dict(clipped),
         in_window=in_window,
+        no_driver_input=no_input,
     )
     return ReplayWindow(
         start=t0.astimezone(tz),
@@ -471,6 +530,12 @@ def select_window(
         requested_kwh=np.asarray(req, dtype=float),
         delivered_kwh=np.asarray(dlv, dtype=float),
         report=rep,
+        window_steps=window_steps,
+        claimed=np.asarray(claimed, dtype=bool),
+        need_kwh=np.asarray(raw, dtype=float),
+        history=tuple(history),
+        tz=tz,
+        demand=demand,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from engine.promises import DEFAULT_POLICY, POLICIES, PastSession
 from engine.replay.kpi import compute_kpis, session_met
 from engine.replay.loader import LoadReport, ReplayError, ReplayWindow, load_window
 from engine.replay.mpc import QUOTE_ORDERS
@@ -69,6 +70,9 @@ class ReplayConfig:
     quote_order : {"need", "arrival"}
         Order in which ``mpc`` quotes drivers arriving at the same step: smallest request
         first (default) or in data order (real connection time).
+    promise_policy : str
+        ``mpc``'s promise policy (:data:`engine.promises.POLICIES`, default
+        :data:`engine.promises.DEFAULT_POLICY`).
     """
 
     threshold_kw: float = DEFAULT_THRESHOLD_KW
@@ -79,6 +83,7 @@ class ReplayConfig:
     mpc_prices: bool = False
     tiebreak: str = "deadline"
     quote_order: str = "need"
+    promise_policy: str = DEFAULT_POLICY
 
     def validate(self) -> None:
         """Raise :class:`ReplayError` naming the option that is wrong."""
@@ -94,6 +99,8 @@ class ReplayConfig:
             raise ReplayError("--tiebreak", "must be deadline or engine")
         if self.quote_order not in QUOTE_ORDERS:
             raise ReplayError("--quote-order", f"must be {' or '.join(QUOTE_ORDERS)}")
+        if self.promise_policy not in POLICIES:
+            raise ReplayError("--promise-policy", f"must be one of {', '.join(POLICIES)}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +125,9 @@ class ReplayResult:
         Local start of every step.
     report : LoadReport
     solve_seconds : list of float
-        Time of each decision [s].
+        Time of each scheduling decision [s] (:func:`simulate`).
+    promised_kwh, likely_kwh : ndarray or None
+        ``mpc``: what each driver was promised, and the policy's "likely" estimate [kWh].
     """
 
     algorithm: str
@@ -131,6 +140,8 @@ class ReplayResult:
     step_times: list[datetime]
     report: LoadReport
     solve_seconds: list[float] = field(default_factory=list)
+    promised_kwh: np.ndarray | None = None
+    likely_kwh: np.ndarray | None = None
 
     def sessions_table(self) -> list[dict]:
         """Per-session results, one dict per car (for tables and CSV)."""
@@ -148,6 +159,8 @@ class ReplayResult:
                 "demand_kwh": round(float(pr.demand_kwh[i]), 4),
                 "delivered_kwh": round(float(self.delivered_kwh[i]), 4),
                 "met": bool(met[i]),
+                "promised_kwh": None if self.promised_kwh is None else round(float(self.promised_kwh[i]), 4),
+                "likely_kwh": None if self.likely_kwh is None else round(float(self.likely_kwh[i]), 4),
             }
             for i in range(pr.n)
         ]
@@ -191,6 +204,11 @@ def build_problem(window: ReplayWindow, config: ReplayConfig) -> ReplayProblem:
     else:
         price = np.zeros(T)
     deadline = window.departure_step if config.departure == "actual" else window.estimated_step
+    history = []
+    for h in window.history:
+        stay_h = (h.departure - h.arrival).total_seconds() / 3600.0
+        need = h.delivered_kwh if window.demand == "delivered" else h.requested_kwh
+        history.append(PastSession(h.arrival, h.departure, float(min(need, config.rated_kw * stay_h))))
     return ReplayProblem(
         step_minutes=window.step_minutes,
         horizon_steps=T,
@@ -202,6 +220,8 @@ def build_problem(window: ReplayWindow, config: ReplayConfig) -> ReplayProblem:
         demand_kwh=window.demand_kwh.astype(float),
         price_per_kwh=price,
         session_ids=list(window.session_ids),
+        start=window.start,
+        history=tuple(history),
     )
 
 
@@ -223,10 +243,23 @@ def simulate(
         Power each car drew at each step [kW].
     wall_seconds : float
         Wall time of the run, ``reset`` included [s].
+
+    Notes
+    -----
+    Sets ``strategy.decision_seconds``: the wall time of each scheduling decision [s] (the
+    plan made at ``reset`` when the strategy has ``plans_at_reset``, else each ``step`` call
+    after which ``strategy.decided`` is true; a strategy without that attribute decides at
+    every step with cars present).
     """
     t_start = time.perf_counter()
     n, T, dt = problem.n, problem.horizon_steps, problem.dt_hours
     strategy.reset(problem)
+    # one scheduling decision, timed the same way for every strategy: the plan made at
+    # reset (offline strategies) or one call of ``step`` that decided (heuristics: every
+    # step with cars present; mpc: steps that re-planned, policy and quotes included)
+    decisions: list[float] = []
+    if getattr(strategy, "plans_at_reset", False):
+        decisions.append(time.perf_counter() - t_start)
     power = np.zeros((n, T))
     remaining = problem.demand_kwh.astype(float).copy()
     delivered = np.zeros(n)
@@ -257,7 +290,10 @@ def simulate(
             departed=np.asarray(gone, dtype=int) if gone else empty,
         )
         if idx.size:
+            ts = time.perf_counter()
             p = np.asarray(strategy.step(view), dtype=float)
+            if getattr(strategy, "decided", True):
+                decisions.append(time.perf_counter() - ts)
             if p.shape != idx.shape:
                 raise RuntimeError(f"{strategy.name}: returned {p.shape} powers for {idx.size} cars")
             p = np.nan_to_num(p, nan=0.0, posinf=0.0, neginf=0.0)
@@ -273,6 +309,7 @@ def simulate(
             delivered[idx] += got
         if progress is not None and (t % every == 0 or t == T - 1):
             progress((t + 1) / T, f"{strategy.name}: step {t + 1}/{T}")
+    strategy.decision_seconds = decisions
     return power, time.perf_counter() - t_start
 
 
@@ -289,7 +326,7 @@ def run_replay(
     window : ReplayWindow
         Sessions on the step grid (:func:`engine.replay.loader.load_window`).
     algorithm : str
-        One of ``uncontrolled, round_robin, edf, llf, mpc, offline``.
+        One of ``uncontrolled, round_robin, edf, llf, mpc, offline, offline_met``.
     config : ReplayConfig, optional
     progress : callable, optional
         ``(fraction, message)`` callback.
@@ -304,13 +341,15 @@ def run_replay(
     problem = build_problem(window, config)
     options = (
         {"replan": config.replan, "prices": config.mpc_prices, "tiebreak": config.tiebreak,
-         "quote_order": config.quote_order}
+         "quote_order": config.quote_order, "policy": config.promise_policy}
         if algorithm == "mpc" else {}
     )
     strategy = make_strategy(algorithm, **options)
     power, wall = simulate(problem, strategy, progress)
     load = power.sum(axis=0)
     delivered = power.sum(axis=1) * problem.dt_hours
+    promised = getattr(strategy, "promised_kwh", None) if algorithm == "mpc" else None
+    stayed = problem.departure_step >= problem.deadline_step
     kpis = compute_kpis(
         algorithm,
         problem.demand_kwh,
@@ -319,8 +358,11 @@ def run_replay(
         problem.threshold_kw,
         problem.price_per_kwh,
         problem.dt_hours,
-        strategy.solve_seconds,
+        strategy.decision_seconds,
         wall,
+        requested_kwh=window.need_kwh if window.need_kwh is not None else problem.demand_kwh,
+        promised_kwh=promised,
+        stayed=stayed,
     )
     return ReplayResult(
         algorithm=algorithm,
@@ -332,7 +374,9 @@ def run_replay(
         load_kw=load,
         step_times=window.step_times(),
         report=window.report,
-        solve_seconds=list(strategy.solve_seconds),
+        solve_seconds=list(strategy.decision_seconds),
+        promised_kwh=None if promised is None else np.asarray(promised, dtype=float).copy(),
+        likely_kwh=None if promised is None else np.asarray(strategy.likely_kwh, dtype=float).copy(),
     )
 
 
@@ -352,6 +396,7 @@ def replay(
     mpc_prices: bool = False,
     tiebreak: str = "deadline",
     quote_order: str = "need",
+    promise_policy: str = DEFAULT_POLICY,
     journal: str | Path | None = None,
     progress: Progress | None = None,
 ) -> ReplayResult:
@@ -360,7 +405,7 @@ def replay(
     Parameters
     ----------
     algorithm : str
-        ``uncontrolled, round_robin, edf, llf, mpc`` or ``offline``.
+        ``uncontrolled, round_robin, edf, llf, mpc, offline`` or ``offline_met``.
     sessions : sequence of path, optional
         ACN-Data CSV(.gz) files; default the shipped Caltech files.
     start : date or str
@@ -387,6 +432,8 @@ def replay(
         ``mpc``'s split of the planned load among cars.
     quote_order : {"need", "arrival"}
         Order in which ``mpc`` quotes same-step arrivals.
+    promise_policy : str
+        ``mpc``'s promise policy (:data:`engine.promises.POLICIES`).
     journal : path, optional
         The live site's kiosk journal (``EV_STATE_DIR/sessions.jsonl``) to replay, alone or
         with ``sessions``.
@@ -398,7 +445,7 @@ def replay(
     """
     config = ReplayConfig(threshold_kw=threshold_kw, rated_kw=rated_kw, departure=departure,
                           tariff=tariff, replan=replan, mpc_prices=mpc_prices, tiebreak=tiebreak,
-                          quote_order=quote_order)
+                          quote_order=quote_order, promise_policy=promise_policy)
     config.validate()
     window = load_window(sessions, start, days, step_minutes, rated_kw, demand, journal=journal)
     return run_replay(window, algorithm, config, progress)

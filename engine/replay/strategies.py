@@ -13,13 +13,15 @@ physics: no power outside a car's presence, at most its rating, at most its rema
 - ``edf``: earliest (told) deadline first, each car in turn given up to its rate and remaining
   need within what is left of the threshold (acnportal's SortedSchedulingAlgo).
 - ``llf``: least laxity first, laxity = steps to the told deadline - steps needed at full rate.
-- ``mpc`` and ``offline`` use the engine's planner (:mod:`engine.replay.mpc`).
+- ``mpc`` and ``offline`` use the engine's planner (:mod:`engine.replay.mpc`);
+  ``offline_met`` is the hindsight maximum of demands met (:mod:`engine.replay.offline_met`).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
@@ -39,7 +41,7 @@ __all__ = [
     "greedy_fill",
 ]
 
-ALGORITHMS = ("uncontrolled", "round_robin", "edf", "llf", "mpc", "offline")
+ALGORITHMS = ("uncontrolled", "round_robin", "edf", "llf", "mpc", "offline", "offline_met")
 ONLINE_HEURISTICS = ("uncontrolled", "round_robin", "edf", "llf")
 
 
@@ -66,6 +68,12 @@ class ReplayProblem:
     price_per_kwh : ndarray
         Energy price per step [$/kWh] (zeros without a tariff).
     session_ids : list of str
+    start : datetime or None
+        Time of step 0 (the window's local midnight); None for hand-made problems.
+    history : tuple of PastSession
+        The site's sessions around the window, each with its need under the replay's demand
+        convention (capped to what a charge point gives over its stay); an online strategy
+        may use those that have left (:mod:`engine.promises.forecast` only reads those).
     """
 
     step_minutes: int
@@ -78,6 +86,8 @@ class ReplayProblem:
     demand_kwh: np.ndarray
     price_per_kwh: np.ndarray
     session_ids: list[str] = field(default_factory=list)
+    start: datetime | None = None
+    history: tuple = ()
 
     @property
     def n(self) -> int:
@@ -307,4 +317,8 @@ def make_strategy(name: str, **options) -> Strategy:
         from engine.replay.mpc import OfflineOptimal
 
         return OfflineOptimal()
+    if name == "offline_met":
+        from engine.replay.offline_met import OfflineMet
+
+        return OfflineMet()
     raise ReplayError("--algorithm", f"unknown algorithm {name!r} (choose from {', '.join(ALGORITHMS)})")

@@ -16,7 +16,7 @@ def test_one_day_two_strategies_shows_kpis_and_charts(app_url, page):
     page.get_by_role("button", name="Remove EDF").first.click()
     page.get_by_role("button", name="Remove Offline optimum").first.click()
     page.get_by_role("button", name="Run replay").click()
-    page.get_by_text("38 sessions, 2019-05-06 + 1 day(s), threshold 30 kW").wait_for(timeout=120_000)
+    page.get_by_text("39 sessions, 2019-05-06 + 1 day(s), threshold 30 kW").wait_for(timeout=120_000)
     wait_idle(page, timeout=120_000)
 
     # the KPI table (a canvas grid: its column headers are in the DOM) and the metrics

@@ -11,8 +11,9 @@ import pytest
 from engine.replay.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC_KEYS = ["algorithm", "sessions", "requested_kwh", "delivered_kwh", "energy_delivered_pct",
-             "demands_met_pct", "peak_kw", "overload_kwh", "energy_cost", "solve_ms_median", "wall_seconds"]
+SPEC_KEYS = ["algorithm", "sessions", "requested_kwh", "deliverable_kwh", "delivered_kwh", "energy_delivered_pct",
+             "demands_met_pct", "promises", "promised_kwh", "promises_kept", "peak_kw", "overload_kwh",
+             "energy_cost", "solve_ms_median", "wall_seconds"]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -26,7 +27,8 @@ def test_cli_prints_one_kpi_object():
     out = json.loads(r.stdout)  # exactly one JSON document
     assert r.stdout.count("\n") == 1
     assert list(out) == SPEC_KEYS
-    assert out["algorithm"] == "mpc" and out["sessions"] == 38 and out["overload_kwh"] == 0.0
+    assert out["algorithm"] == "mpc" and out["sessions"] == 39 and out["overload_kwh"] == 0.0
+    assert out["promises_kept"] == out["promises"] > 0
     assert "mpc 100%" in r.stderr  # progress goes to stderr
 
 
@@ -46,6 +48,10 @@ def test_cli_prints_one_kpi_object():
         (["--tariff", "free"], "--tariff"),
         (["--demand", "wish"], "--demand"),
         (["--quote-order", "random"], "--quote-order"),
+        (["--promise-policy", "greedy"], "--promise-policy"),
+        (["--start", "9999-12-31"], "--start"),
+        (["--start", "2019-05-06", "--days", "100000000"], "--days"),
+        (["--start", "2019-01-06"], "--start"),  # before the data: a window with no session
     ],
 )
 def test_bad_option_exits_2_naming_it(args, option, capsys):
@@ -70,11 +76,14 @@ def test_all_algorithms_detail_and_sessions_file(tmp_path, capsys):
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     names = [k["algorithm"] for k in out["results"]]
-    assert names == ["uncontrolled", "round_robin", "edf", "llf", "mpc", "offline"]
+    assert names == ["uncontrolled", "round_robin", "edf", "llf", "mpc", "offline", "offline_met"]
     assert all(k["energy_cost"] == 0.0 for k in out["results"])
+    met = {k["algorithm"]: k["demands_met_pct"] for k in out["results"]}
+    assert all(met["offline_met"] >= v for a, v in met.items() if a != "uncontrolled")
     d = json.loads(detail.read_text())
-    assert len(d["results"]) == 6 and d["results"][0]["sessions"][0]["station_id"].startswith("AG-")
-    assert len(d["results"][0]["load"]) == 96
+    assert len(d["results"]) == 7 and d["results"][0]["sessions"][0]["station_id"].startswith("AG-")
+    assert len(d["results"][0]["load"]) == 98  # 96 steps of the day + 2 for a car staying past midnight
+    assert d["report"]["no_driver_input"] >= 0
 
 
 def test_journal_option(tmp_path, capsys):
@@ -91,15 +100,62 @@ def test_journal_option(tmp_path, capsys):
 
 
 def test_quote_order_option_reaches_mpc(capsys):
-    """2019-05-07 at 20 kW: quoting same-step arrivals in data order meets one demand fewer."""
+    """2019-05-07 at 20 kW, fcfs promises: quoting same-step arrivals in data order meets one demand fewer."""
     met = {}
     for order in ("need", "arrival"):
         assert main(["--start", "2019-05-07", "--threshold-kw", "20", "--algorithm", "mpc", "--tariff", "none",
-                     "--quote-order", order, "--quiet"]) == 0
+                     "--quote-order", order, "--promise-policy", "fcfs", "--quiet"]) == 0
         out = json.loads(capsys.readouterr().out)
         met[order] = out["demands_met_pct"]
-        assert out["delivered_kwh"] == pytest.approx(302.831, abs=0.01)
+        assert out["delivered_kwh"] == pytest.approx(304.498, abs=0.01)
     assert met == {"need": 66.67, "arrival": 64.58}
+
+
+def test_promise_policy_option_reaches_mpc(capsys):
+    """Same day: the default admission policy meets many more demands than fcfs, same energy."""
+    assert main(["--start", "2019-05-07", "--threshold-kw", "20", "--algorithm", "mpc", "--tariff", "none",
+                 "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["demands_met_pct"] >= 66.67 + 10
+    assert out["delivered_kwh"] == pytest.approx(304.498, abs=0.5)
+    assert out["promises_kept"] == out["promises"] > 0
+
+
+def test_bad_detail_path_fails_before_the_run(tmp_path, capsys):
+    """A --detail path that cannot be written exits 2 naming it, before any strategy runs."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for bad in (str(blocker / "detail.json"), str(tmp_path)):
+        assert main(["--start", "2019-05-06", "--algorithm", "mpc", "--detail", bad]) == 2
+        err = capsys.readouterr()
+        assert err.out == ""
+        last = err.err.strip().splitlines()[-1]
+        assert "--detail" in last and "mpc" not in err.err  # no progress: nothing ran
+
+
+def test_empty_window_is_an_error(tmp_path, capsys):
+    src = ROOT / "data" / "acn" / "jpl" / "2019-05-01 2019-08-31.csv.gz"
+    assert main(["--sessions", str(src), "--start", "2019-12-25", "--quiet"]) == 2
+    err = capsys.readouterr()
+    assert err.out == "" and "--start" in err.err and "no session" in err.err
+
+
+def test_journal_without_start_covers_its_own_days(tmp_path, capsys):
+    j = tmp_path / "sessions.jsonl"
+    rows = [("k1", "2026-11-25T08:00:00-08:00", "2026-11-25T10:00:00-08:00"),
+            ("k2", "2026-11-26T09:00:00-08:00", "2026-11-26T12:00:00-08:00")]
+    j.write_text("".join(json.dumps({"id": i, "cp": "CA-301", "arrival": a, "departure": d,
+                                     "requested_kwh": 5.0}) + "\n" for i, a, d in rows))
+    assert main(["--journal", str(j), "--algorithm", "edf", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sessions"] == 2 and out["demands_met_pct"] == 100.0
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["--journal", str(empty), "--quiet"]) == 2
+    assert "--journal" in capsys.readouterr().err
+    # a journal window with no session (an explicit day it does not cover) is an error too
+    assert main(["--journal", str(j), "--start", "2026-12-25", "--quiet"]) == 2
+    assert "--journal" in capsys.readouterr().err
 
 
 def test_quote_order_config_is_validated():

@@ -75,46 +75,58 @@ def test_missing_file_and_column_name_the_option(tmp_path):
 
 
 def test_window_steps_rounding_and_demand(tmp_path):
+    """Arrival and departure rounded down as acnportal; a car staying past the window's end keeps
+    its whole stay (the horizon grows); one plugged in before the window is kept from step 0."""
     rows = [
-        # arrives 08:02 -> step ceil(96.4)=97; leaves 12:03 -> floor(144.6)=144
+        # arrives 08:02 -> step floor(96.4)=96; leaves 12:03 -> floor(144.6)=144
         "2019-05-06 08:02:00-07:00,2019-05-06 12:03:00-07:00,10.0,8.0,CA-301,a,2019-05-06 11:00:00-07:00,True",
-        # spans midnight: kept, departure clipped to the one-day window's end
+        # spans midnight: kept whole, the horizon extended to its departure (06:00 = step 360)
         "2019-05-06 22:00:00-07:00,2019-05-07 06:00:00-07:00,12.0,9.0,CA-302,b,2019-05-07 07:00:00-07:00,True",
-        # shorter than one step after rounding
+        # shorter than one step after rounding (09:01 and 09:04 both fall in the 09:00 step)
         "2019-05-06 09:01:00-07:00,2019-05-06 09:04:00-07:00,1.0,0.1,CA-303,c,2019-05-06 09:04:00-07:00,True",
         # outside the window
         "2019-05-07 09:00:00-07:00,2019-05-07 10:00:00-07:00,1.0,0.1,CA-304,d,2019-05-07 10:00:00-07:00,True",
-        # needs more than 6.6 kW x 1 h: demand lowered to the rate
-        "2019-05-06 10:00:00-07:00,2019-05-06 11:00:00-07:00,20.0,15.0,CA-305,e,2019-05-06 11:00:00-07:00,True",
+        # needs more than 6.6 kW x 1 h: demand lowered to the rate; its driver gave no input
+        "2019-05-06 10:00:00-07:00,2019-05-06 11:00:00-07:00,15.0,15.0,CA-305,e,2019-05-06 11:00:00-07:00,False",
+        # plugged in the evening before, still there at midnight: half its stay is in the window
+        "2019-05-05 20:00:00-07:00,2019-05-06 04:00:00-07:00,10.0,8.0,CA-306,f,2019-05-06 04:00:00-07:00,True",
     ]
     sessions, rep = read_sessions([_csv(tmp_path, rows)])
     w = select_window(sessions, rep, date(2019, 5, 6), 1, 5, 6.6, "delivered")
-    assert w.horizon_steps == 288 and w.session_ids == ["a", "e", "b"]
-    assert list(w.arrival_step) == [97, 120, 264]
-    assert list(w.departure_step) == [144, 132, 288]
-    assert list(w.estimated_step) == [132, 132, 288]  # b's estimate after the window: clipped
-    assert w.demand_kwh == pytest.approx([8.0, 6.6, 9.0])
+    assert w.window_steps == 288 and w.horizon_steps == 360
+    assert w.session_ids == ["f", "a", "e", "b"]
+    assert list(w.arrival_step) == [0, 96, 120, 264]
+    assert list(w.departure_step) == [48, 144, 132, 360]
+    assert list(w.estimated_step) == [48, 132, 132, 360]  # b's estimate beyond the horizon: clipped
+    assert w.demand_kwh == pytest.approx([4.0, 8.0, 6.6, 9.0])
+    assert w.need_kwh == pytest.approx([4.0, 8.0, 15.0, 9.0])  # before capping to the rate
     assert w.report.skipped == {"shorter than one step": 1}
-    assert w.report.clipped == {"clipped_window_end": 1, "demand_clipped_to_rate": 1}
-    assert w.report.in_window == 4
+    assert w.report.clipped == {"started_before_window": 1, "stays_past_window_end": 1, "demand_clipped_to_rate": 1}
+    assert w.report.in_window == 5 and w.report.no_driver_input == 1
+    assert w.report.to_dict()["no_driver_input"] == 1
     req = select_window(sessions, rep, date(2019, 5, 6), 1, 5, 6.6, "requested", force_feasible=False)
-    assert req.demand_kwh == pytest.approx([10.0, 20.0, 12.0])
+    assert req.demand_kwh == pytest.approx([5.0, 10.0, 15.0, 12.0])
     two = select_window(sessions, rep, date(2019, 5, 6), 2, 15, 6.6, "delivered")
     assert two.horizon_steps == 192 and "d" in two.session_ids
     assert two.departure_step[two.session_ids.index("b")] == 4 * 30  # real departure kept
 
 
+def test_out_of_range_start_names_the_option():
+    with pytest.raises(ReplayError, match="^--start"):
+        load_window(None, "9999-12-31")
+
+
 def test_dst_days_have_their_real_length():
     w = load_window(None, "2019-11-03")
-    assert w.horizon_steps == 300  # 25 h
-    assert w.step_times()[-1].utcoffset().total_seconds() == -8 * 3600
+    assert w.window_steps == 300  # 25 h
+    assert w.step_times()[w.window_steps - 1].utcoffset().total_seconds() == -8 * 3600
     w = load_window(None, "2020-03-08")
-    assert w.horizon_steps == 276  # 23 h
+    assert w.window_steps == w.horizon_steps == 276  # 23 h
 
 
 def test_real_day_loads_and_bad_options():
     w = load_window(None, "2019-05-06")
-    assert w.n == 38 and w.report.skipped.get("unknown station format", 0) > 0
+    assert w.n == 39 and w.report.skipped.get("unknown station format", 0) > 0  # 38 + one from the night before
     assert np.all(w.departure_step > w.arrival_step) and np.all(w.demand_kwh >= 0)
     with pytest.raises(ReplayError, match="^--start"):
         load_window(None, "2019-02-30")
@@ -150,6 +162,7 @@ def test_kiosk_journal_replays_like_acn_sessions(tmp_path):
     assert rep.skipped == {"departure <= arrival": 1, "duplicate session_id": 1, "unparseable": 1}
     w = load_window(None, "2026-11-25", journal=j)
     assert w.n == 2 and list(w.arrival_step) == [96, 108] and list(w.departure_step) == [144, 204]
+    assert w.report.no_driver_input == 0
     assert w.demand_kwh.tolist() == [20.0, 30.0]
     k = run_replay(w, "mpc", ReplayConfig(threshold_kw=7.0)).kpis
     assert k["sessions"] == 2 and k["peak_kw"] <= 7.0 + 1e-6 and k["delivered_kwh"] == 50.0

@@ -77,7 +77,7 @@ def test_a_week_of_caltech_at_30_kw():
     w = load_window(None, DAY, days=7)
     cfg = ReplayConfig(threshold_kw=30.0)
     k = {a: run_replay(w, a, cfg).kpis for a in ("edf", "llf", "mpc", "offline")}
-    assert k["mpc"]["sessions"] == 233
+    assert k["mpc"]["sessions"] == 234  # 233 arriving in the week + 1 plugged in the night before
     assert k["mpc"]["delivered_kwh"] >= max(k["edf"]["delivered_kwh"], k["llf"]["delivered_kwh"]) - 1e-3
     assert k["offline"]["energy_delivered_pct"] - k["mpc"]["energy_delivered_pct"] <= 0.5
     assert k["mpc"]["overload_kwh"] == 0.0
