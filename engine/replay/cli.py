@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", action="append", metavar="PATH",
                    help="ACN-Data .csv/.csv.gz file (repeatable); default: the shipped files of --site")
     p.add_argument("--journal", metavar="PATH",
-                   help="replay the live site's kiosk journal (EV_STATE_DIR/sessions.jsonl); announced "
+                   help="replay the live site's journal (EV_STATE_DIR/journal.sqlite, or an older sessions.jsonl); announced "
                         "departures are taken as real, requests as needs")
     p.add_argument("--site", default="caltech", choices=("caltech", "jpl"),
                    help="shipped data set used when --sessions is not given (default caltech)")

@@ -48,6 +48,7 @@ import io
 import json
 import math
 import re
+import sqlite3
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -544,9 +545,11 @@ _CACHE_LOCK = threading.Lock()  # the app's sessions run in threads
 
 
 def read_journal(path: str | Path, tz: ZoneInfo = ACN_TZ) -> tuple[list[RawSession], LoadReport]:
-    """Read the live site's kiosk journal (``EV_STATE_DIR/sessions.jsonl``) as replay sessions.
+    """Read the live site's journal as replay sessions.
 
-    Each line is a booked kiosk session (:class:`engine.kiosk.BookedSession`): ``id``, ``cp``,
+    ``path`` is the live site's journal (``EV_STATE_DIR/journal.sqlite``, or the state folder
+    holding it: :class:`engine.runtime.journal.Journal`), where an ended session has its real
+    departure and its metered energy; or an older ``sessions.jsonl``, where each line is a booked kiosk session (:class:`engine.kiosk.BookedSession`): ``id``, ``cp``,
     ``arrival``, ``departure`` (announced), ``requested_kwh``. The journal knows no real
     departure and no delivered energy, so the announced departure is taken as the real one
     and the request is the need under both ``demand`` conventions. Naive times are read in
@@ -567,6 +570,8 @@ def read_journal(path: str | Path, tz: ZoneInfo = ACN_TZ) -> tuple[list[RawSessi
     path = Path(path)
     if not path.exists():
         raise ReplayError("--journal", f"no such file: {path}")
+    if path.is_dir() or path.suffix == ".sqlite":
+        return _read_sqlite_journal(path)
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -609,6 +614,41 @@ def read_journal(path: str | Path, tz: ZoneInfo = ACN_TZ) -> tuple[list[RawSessi
     out.sort(key=lambda s: (s.arrival, s.session_id))
     report.rows_valid = len(out)
     report.skipped = dict(skipped)
+    return out, report
+
+
+def _read_sqlite_journal(path: Path) -> tuple[list[RawSession], LoadReport]:
+    """The sessions of the live site's SQLite journal (see :func:`read_journal`)."""
+    from engine.runtime.journal import JOURNAL_NAME, Journal, JournalError
+
+    folder = path if path.is_dir() else path.parent
+    if path.is_file() and path.name != JOURNAL_NAME:
+        raise ReplayError("--journal", f"a live journal is named {JOURNAL_NAME}, got {path.name}")
+    if path.is_dir() and not (folder / JOURNAL_NAME).exists():
+        raise ReplayError("--journal", f"no {JOURNAL_NAME} in {folder}")
+    try:
+        j = Journal(folder)
+        records = j.sessions()
+        j.close()
+    except (JournalError, sqlite3.Error) as exc:
+        raise ReplayError("--journal", f"cannot read {path}: {exc}") from None
+    report = LoadReport(files=[str(folder / JOURNAL_NAME)])
+    limit = timedelta(hours=MAX_SESSION_HOURS)
+    out = []
+    for r in records:
+        report.rows_read += 1
+        left = r.ended_at if r.ended_at is not None else r.departure
+        if left <= r.arrival:
+            report.skipped["departure <= arrival"] = report.skipped.get("departure <= arrival", 0) + 1
+            continue
+        long = left - r.arrival > limit
+        out.append(RawSession(session_id=r.id, station_id=r.cp, arrival=r.arrival,
+                              departure=r.arrival + limit if long else left, estimated_departure=r.departure,
+                              requested_kwh=float(r.requested_kwh),
+                              delivered_kwh=float(r.delivered_kwh if r.state == "ended" else r.requested_kwh),
+                              claimed=True, clipped_24h=long))
+    out.sort(key=lambda s: (s.arrival, s.session_id))
+    report.rows_valid = len(out)
     return out, report
 
 

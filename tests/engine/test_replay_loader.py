@@ -143,12 +143,12 @@ def test_real_day_loads_and_bad_options():
 def test_kiosk_journal_replays_like_acn_sessions(tmp_path):
     from datetime import datetime
 
-    from engine.kiosk import BookedSession
     from engine.replay.loader import ACN_TZ, read_journal
     from engine.replay.simulate import ReplayConfig, run_replay
+    from engine.runtime.journal import SessionRecord
 
     def booked(i, a, d, kwh):
-        return BookedSession(id=f"k{i}", cp=f"CA-30{i}", cabinet="POD-A",
+        return SessionRecord(id=f"k{i}", cp=f"CA-30{i}", cabinet="POD-A",
                              arrival=datetime(2026, 11, 25, a, 0, tzinfo=ACN_TZ),
                              departure=datetime(2026, 11, 25, d, 0, tzinfo=ACN_TZ),
                              requested_kwh=kwh, guaranteed_kwh=kwh)
@@ -170,7 +170,33 @@ def test_kiosk_journal_replays_like_acn_sessions(tmp_path):
         read_journal(tmp_path / "none.jsonl")
 
 
+def test_live_sqlite_journal_replays_with_real_departures_and_metered_energy(tmp_path):
+    from datetime import datetime
+
+    from engine.replay.loader import ACN_TZ, read_journal
+    from engine.runtime.journal import Journal, SessionRecord
+
+    j = Journal(tmp_path)
+    t = lambda h: datetime(2026, 11, 25, h, 0, tzinfo=ACN_TZ)  # noqa: E731
+    j.add_session(SessionRecord("a", "CA-301", "AB", t(8), t(12), 20.0, 18.0))
+    j.add_session(SessionRecord("b", "CA-302", "AB", t(9), t(17), 30.0, 30.0))
+    j.end_session("a", t(13), 19.5, "left")  # stayed an hour longer than stated, metered 19.5 kWh
+    j.close()
+    for path in (tmp_path, tmp_path / "journal.sqlite"):
+        sessions, rep = read_journal(path)
+        a, b = sessions
+        assert (a.session_id, a.departure, a.estimated_departure, a.delivered_kwh) == ("a", t(13), t(12), 19.5)
+        assert (b.departure, b.delivered_kwh) == (t(17), 30.0)  # still open: its stated departure and need
+        assert rep.rows_valid == 2
+    w = load_window(None, "2026-11-25", journal=tmp_path / "journal.sqlite")
+    assert w.n == 2
+    with pytest.raises(ReplayError, match="^--journal"):
+        read_journal(tmp_path / "other.sqlite")
+
+
 def json_line(b) -> str:
     import json
 
-    return json.dumps(b.to_dict())
+    d = b.to_row()
+    return json.dumps({k: d[k] for k in ("id", "cp", "cabinet", "arrival", "departure", "requested_kwh",
+                                         "guaranteed_kwh")})
