@@ -17,6 +17,7 @@ Time is the site's local time; every function takes ``now``.
 from __future__ import annotations
 
 import math
+from time import perf_counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ import numpy as np
 
 from engine.errors import FieldError
 from engine.ledger import Status
+from engine.promises import DEFAULT_POLICY, Forecast, PastSession, decide_promises, forecast_from_history
 from engine.runtime import controller
 from engine.runtime.controller import CarState, cabinet_scenario, promise_deadline, session_spec, steps_until
 from engine.runtime.journal import SessionRecord
@@ -50,6 +52,7 @@ MIN_ENERGY_KWH = 0.1
 MAX_ENERGY_KWH = 200.0
 HORIZON_HOURS = 24
 ASK_BEYOND_HOURS = 12  # a departure further away than this is confirmed with the driver
+FORECAST_DAYS = 28  # the journal's past this far back feeds the forecast of who is still to come [d]
 
 
 class KioskError(FieldError):
@@ -202,10 +205,13 @@ class Kiosk:
     ----------
     runtime : SiteRuntime
         The site's runtime (its journal holds the sessions; it charges what is booked).
+    policy : str
+        The promise policy (:data:`engine.promises.POLICIES`; default the project's best).
     """
 
-    def __init__(self, runtime: "SiteRuntime") -> None:
+    def __init__(self, runtime: "SiteRuntime", *, policy: str = DEFAULT_POLICY) -> None:
         self.runtime = runtime
+        self.policy = policy
         self.journal = runtime.journal
         self.step_minutes = runtime.step_minutes
         self.horizon_steps = HORIZON_HOURS * 60 // self.step_minutes
@@ -296,8 +302,19 @@ class Kiosk:
                                  uncontrolled=c.uncontrolled if c else False, power_kw=c.power_kw if c else 0.0))
         return cars
 
+    def _forecast(self, site, now: datetime) -> Forecast | None:
+        """Who is still to come today, from the site's own past sessions (the journal)."""
+        since = now - timedelta(days=FORECAST_DAYS)
+        past = [PastSession(s.arrival, s.ended_at, s.delivered_kwh)
+                for s in self.journal.sessions(since=since) if s.state == "ended" and s.ended_at is not None]
+        if not past:
+            return None
+        return forecast_from_history(past, now, now, self.step_minutes, self.horizon_steps)
+
     def _quote(self, cp: str, departure: datetime, energy_kwh: Any, now: datetime) -> KioskQuote:
         import engine
+
+        t0 = perf_counter()
 
         asset, energy = self._check(cp, departure, energy_kwh, now)
         busy = self.journal.open_session_on(cp)
@@ -322,21 +339,31 @@ class Kiosk:
                               uncontrolled_kw=uncontrolled)
         req = SessionSpec(id="request", cp=cp, arrival_step=0, departure_step=dep, energy_kwh=energy,
                           max_kw=controller.PROMISE_DERATE * float(asset.rated_kw))
-        q = engine.quote(sc, req)
+        q = engine.quote(sc, req)  # the earliest departure for all of the need
+        # what is promised: the site's promise policy (engine.promises), as the replay's mpc
+        present = list(specs)
+        for c in cars:
+            rest = c.need_left_kwh - (c.promise_left_kwh if c.session.in_promise(now) else 0.0)
+            end = steps_until(now, c.session.departure, self.step_minutes)
+            if rest > 1e-3 and end >= 1 and not (c.faulted or c.uncontrolled):
+                present.append(SessionSpec(id=f"{c.session.id}+", cp=c.session.cp, arrival_step=0,
+                                           departure_step=min(end, self.horizon_steps), energy_kwh=rest))
+        res = decide_promises(sc, asset.cabinet, present, [req], self._forecast(site, now), policy=self.policy)
+        d = res.decisions[0]
         eds = q.earliest_departure_step
         dt = timedelta(minutes=self.step_minutes)
         earliest = None if eds is None else max(now + eds * dt, now)
-        feasible = bool(q.feasible)
-        max_kwh = min(energy, float(q.max_kwh))
+        max_kwh = min(energy, float(d.promised_kwh))
+        feasible = max_kwh >= energy - 1e-3
         likely = max_kwh
         if not feasible:  # what the site would likely give by the stated departure, at the car's full rate
             full = SessionSpec(id="request", cp=cp, arrival_step=0,
                                departure_step=max(1, min(self.horizon_steps, steps_until(now, departure, self.step_minutes))),
                                energy_kwh=energy)
-            likely = max(max_kwh, min(energy, float(engine.quote_max_kwh(sc, full))))
+            likely = max(max_kwh, float(d.likely_kwh), min(energy, float(engine.quote_max_kwh(sc, full))))
         return KioskQuote(cp=cp, cabinet=asset.cabinet, now=now, departure=departure, energy_kwh=energy,
                           feasible=feasible, max_kwh=max_kwh, earliest_departure=earliest,
-                          solve_seconds=float(q.solve_seconds), likely_kwh=likely)
+                          solve_seconds=perf_counter() - t0, likely_kwh=likely)
 
     def quote(self, cp: str, departure: datetime, energy_kwh: float, now: datetime) -> KioskQuote:
         """May this driver's need be met? (no booking is made)
@@ -390,8 +417,9 @@ class Kiosk:
         """
         with self.journal.transaction():
             q = self._quote(cp, departure, energy_kwh, now)
-            if q.max_kwh <= 1e-6:
+            if max(q.max_kwh, q.likely_kwh or 0.0) <= 1e-6:
                 raise KioskError("energy_kwh", f"nothing can be delivered at {cp} before {departure:%H:%M}")
+
             existing = self.journal.open_session_on(cp)  # a car plugged in without a booking
             sid = session_id or (existing.id if existing is not None else f"{cp}@{now:%Y%m%dT%H%M%S}")
             s = SessionRecord(id=sid, cp=cp, cabinet=q.cabinet, arrival=existing.arrival if existing else now,

@@ -156,6 +156,8 @@ class _Car:
     kind: str  # "present", "request", "expected"
     weight: float = 1.0  # expected arrivals: expected count (energy and power scaled by it)
     score: float = 1.0  # objective weight of serving it in full (besides ``weight``)
+    promise_hi: int | None = None  # the promise's own window end, when shorter than the stay [step]
+    promise_kw: float | None = None  # the power a promise is checked at, when below the rating [kW]
 
 
 def _headroom(scenario: Scenario, cabinet_id: str, length: int) -> np.ndarray:
@@ -188,13 +190,14 @@ def _group_present(scenario: Scenario, present: Sequence[SessionSpec]) -> list[_
         if s.guaranteed:
             c.floor += e
             c.sid = s.id
+            c.promise_hi, c.promise_kw = int(s.departure_step), s.max_kw
     return [c for c in cars.values() if c.need > EPS_KWH]
 
 
 def _guaranteed_specs(cars: list[_Car], promised: dict[str, float]) -> list[SessionSpec]:
     return [
-        SessionSpec(id=c.sid, cp=c.key, arrival_step=c.lo, departure_step=c.hi, energy_kwh=promised[c.key],
-                    guaranteed=True)
+        SessionSpec(id=c.sid, cp=c.key, arrival_step=c.lo, departure_step=c.promise_hi or c.hi,
+                    energy_kwh=promised[c.key], max_kw=c.promise_kw, guaranteed=True)
         for c in cars
         if promised.get(c.key, 0.0) > EPS_KWH
     ]
@@ -517,7 +520,8 @@ def decide_promises(
         rate, lo, hi = _rate(scenario, r), int(r.arrival_step), int(r.departure_step)
         need = min(max(float(r.energy_kwh), 0.0), rate * dt * max(hi - lo, 0))
         req_cars.append(_Car(r.cp, r.id, lo, hi, rate, need, 0.0, "request",
-                             score=1.0 if need >= float(r.energy_kwh) - 1e-9 else PHYSICAL_WEIGHT))
+                             score=1.0 if need >= float(r.energy_kwh) - 1e-9 else PHYSICAL_WEIGHT,
+                             promise_kw=r.max_kw))
     horizon = max([c.hi for c in cars + req_cars] + [1])
     decisions: list[PromiseDecision | None] = [None] * len(reqs)
     upgrades: dict[str, float] = {}
