@@ -82,7 +82,7 @@ from engine.promises import (
     forecast_from_history,
 )
 from engine.replay.strategies import ReplayProblem, StepView
-from engine.replay.tiebreak import deadline_split
+from engine.runtime.controller import split_by_deadline
 from engine.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 
 __all__ = ["ModelPredictive", "OfflineOptimal", "SITE_CABINET", "QUOTE_ORDERS"]
@@ -350,16 +350,13 @@ class ModelPredictive:
         used = [int(s.id) for s in specs]
         sc = _scenario(pr, t, horizon, used, self.prices)
         cab = _plan_cabinet(sc, specs)
-        power = np.array([np.asarray(sp.power_kw, dtype=float) for sp in cab.sessions])
-        if self.tiebreak == "deadline":
-            hi = np.array([s.departure_step for s in specs], dtype=int)
-            split = deadline_split(power, hi, pr.max_kw[used])
-            if split is not None:
-                power = split
-            else:
-                self.tiebreak_fallbacks += 1
-        for k, s in enumerate(specs):
-            self._plan[int(s.id)] = power[k]
+        if self.tiebreak == "deadline":  # the live loop's seam: plan -> powers (engine.runtime.controller)
+            powers, ok = split_by_deadline(sc, specs, cab)
+            self.tiebreak_fallbacks += not ok
+        else:
+            powers = {sp.id: np.asarray(sp.power_kw, dtype=float) for sp in cab.sessions}
+        for s in specs:
+            self._plan[int(s.id)] = powers[s.id]
         self._plan_t0, self._plan_end = t, t + horizon
         self.replans += 1
 

@@ -281,7 +281,7 @@ def decide(
     bat = sc.cabinets[0].battery
     if bat is not None:
         d.battery_energy_kwh = np.concatenate([[bat.energy_kwh], np.asarray(plan.battery_energy_kwh, float)])
-    planned = split_by_deadline(sc, specs, plan)
+    planned, _ = split_by_deadline(sc, specs, plan)
     for c in cars:
         s = c.session
         p = planned.get(s.id)
@@ -297,8 +297,9 @@ def decide(
     return d
 
 
-def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) -> dict[str, np.ndarray]:
-    """The plan's power per session [kW], its load re-split earliest deadline first.
+def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) -> tuple[dict[str, np.ndarray], bool]:
+    """The plan's power per session [kW], its load re-split earliest deadline first, and whether
+    the split solved (else the engine's own split is returned).
 
     The engine's stage 5 charges as early as possible in aggregate; which car takes the early
     capacity is a tie. Re-planning online, the car that can wait should leave it to the car that
@@ -308,7 +309,7 @@ def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) ->
     """
     planned = {sp.id: np.asarray(sp.power_kw, float) for sp in plan.sessions}
     if len(specs) <= 1 or not SPLIT_BY_DEADLINE:
-        return planned
+        return planned, True
     from engine.replay.tiebreak import deadline_split
 
     rated = {cp.id: cp.rated_kw for cp in scenario.charge_points}
@@ -316,8 +317,8 @@ def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) ->
     max_kw = np.array([min(rated[sp.cp], sp.max_kw if sp.max_kw is not None else np.inf) for sp in specs])
     split = deadline_split(power, np.array([sp.departure_step for sp in specs]), max_kw)
     if split is None:
-        return planned
-    return {sp.id: split[k] for k, sp in enumerate(specs)}
+        return planned, False
+    return {sp.id: split[k] for k, sp in enumerate(specs)}, True
 
 
 def guard(setpoints: Sequence[Setpoint], allowed_kw: float, now: datetime) -> tuple[list[Setpoint], bool]:
