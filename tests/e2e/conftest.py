@@ -31,36 +31,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """Base URL of a streamlit server running app.py (started once per test session)."""
-    port = _free_port()
     state = tmp_path_factory.mktemp("state")
-    env = dict(os.environ, EV_STATE_DIR=str(state), CHAIN_RPC_URL="", PYTHONUNBUFFERED="1", EV_CLOCK_SPEED="60")
-    log = open(state / "streamlit.log", "w")
-    env["EV_CPO_PASSWORD"] = CPO_PASSWORD
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py",
-         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError("streamlit did not start:\n" + (state / "streamlit.log").read_text()[-3000:])
-        time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    env = dict(os.environ, EV_STATE_DIR=str(state), CHAIN_RPC_URL="", PYTHONUNBUFFERED="1", EV_CLOCK_SPEED="60",
+               EV_CPO_PASSWORD=CPO_PASSWORD)
+    yield from _serve(state, env)
 
 
 @pytest.fixture(scope="session")

@@ -8,18 +8,8 @@ from engine.replay.kpi import session_met
 from engine.replay.loader import load_window
 from engine.replay.offline_met import max_demands_met
 from engine.replay.simulate import ReplayConfig, run_replay, simulate
-from engine.replay.strategies import ReplayProblem, make_strategy
-
-
-def three_cars(demand=(6.0, 1.0, 0.6)) -> ReplayProblem:
-    """Three cars plugged in at step 0 for one hour; the site can deliver 6.6 kWh in it."""
-    n = len(demand)
-    return ReplayProblem(
-        step_minutes=15, horizon_steps=4, threshold_kw=6.6, max_kw=np.full(n, 6.6),
-        arrival_step=np.zeros(n, dtype=int), departure_step=np.full(n, 4), deadline_step=np.full(n, 4),
-        demand_kwh=np.asarray(demand, dtype=float), price_per_kwh=np.zeros(4),
-        session_ids=[f"s{i}" for i in range(n)],
-    )
+from engine.replay.strategies import make_strategy
+from tests.engine.test_replay_promises import three_cars
 
 
 def test_offline_met_meets_the_most_demands_by_hand():
