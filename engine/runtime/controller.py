@@ -164,8 +164,6 @@ def session_spec(car: CarState, now: datetime, step_minutes: float, horizon: int
         rate = max_kw if max_kw is not None else car.rated_kw
         if early >= 1 and (rate <= 0 or car.promise_left_kwh <= rate * early * step_minutes / 60.0):
             dep = early  # the margin holds; else the whole window to the stated departure
-        elif not quote:
-            dep = min(steps_until(now, s.departure, step_minutes, up=True), horizon)
         energy = min(car.promise_left_kwh, car.need_left_kwh) if s.requested_kwh > 0 else car.promise_left_kwh
         return SessionSpec(id=s.id, cp=s.cp, arrival_step=0, departure_step=dep, energy_kwh=energy,
                            max_kw=max_kw, guaranteed=True)
