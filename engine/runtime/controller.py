@@ -39,11 +39,10 @@ EPS_KWH = 1e-3
 #: Split each plan's load among cars earliest deadline first (time-consistent re-planning:
 #: a car that can wait leaves the early capacity to one that cannot; see docs/runtime.md).
 SPLIT_BY_DEADLINE = True
-#: A promise is quoted and planned as if the car took only this share of the charge point's
-#: rating, so that a car whose own charger is a little slower, or that tapers near full, still
-#: gets it; the rest of its need is planned at the full rating once the promise is kept.
+#: A promise is quoted as if the car took only this share of the charge point's rating, so that
+#: a car whose own charger is a little slower, or that tapers near full, still gets it; plans use
+#: the full rating (measured in docs/runtime.md).
 PROMISE_DERATE = 0.9
-PLAN_PROMISE_DERATED = False
 PROMISE_MARGIN_FRAC = 0.2
 PROMISE_MARGIN_MAX = timedelta(minutes=60)
 MAX_HORIZON_H = 24
@@ -158,12 +157,8 @@ def session_spec(car: CarState, now: datetime, step_minutes: float, horizon: int
     dep = min(steps_until(now, s.departure, step_minutes), horizon)
     if s.in_promise(now) and car.promise_left_kwh > EPS_KWH and dep >= 1:
         early = min(steps_until(now, promise_deadline(s.arrival, s.departure), step_minutes, up=not quote), horizon)
-        cap = PROMISE_DERATE * car.rated_kw if car.rated_kw > 0 else None
-        if cap is not None and PLAN_PROMISE_DERATED:
-            max_kw = cap if max_kw is None else min(max_kw, cap)
-        rate = max_kw if max_kw is not None else car.rated_kw
-        if early >= 1 and (rate <= 0 or car.promise_left_kwh <= rate * early * step_minutes / 60.0):
-            dep = early  # the margin holds; else the whole window to the stated departure
+        if early >= 1:  # always the margin's deadline, even when it no longer holds: the plan then
+            dep = early  # gives the car all it can before it, rather than deferring it (docs/runtime.md)
         energy = min(car.promise_left_kwh, car.need_left_kwh) if s.requested_kwh > 0 else car.promise_left_kwh
         return SessionSpec(id=s.id, cp=s.cp, arrival_step=0, departure_step=dep, energy_kwh=energy,
                            max_kw=max_kw, guaranteed=True)
