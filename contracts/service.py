@@ -202,12 +202,6 @@ class ChainService:
                 self.synced = store.site()
             return new, res
 
-    def mark_synced(self, site: Site) -> None:
-        """The chain now holds ``site`` (an edit was written explicitly)."""
-        with self._lock:
-            if self.synced is not None:
-                self.synced = site
-
     # -- reads for pages (never raise) ------------------------------------------------------------------
     def statuses(self, asset_ids: Sequence[str]) -> dict[str, StatusReport | None]:
         led = self.ledger

@@ -16,7 +16,6 @@ Time is the site's local time; every function takes ``now``.
 
 from __future__ import annotations
 
-import math
 from time import perf_counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta

@@ -200,20 +200,16 @@ def set_threshold(site: Site, cabinet: str, kw: float) -> tuple[str, str]:
     A refusal by the chain saves nothing; a chain that does not answer saves the edit locally,
     marked pending (the chain service writes it when the chain answers again).
     """
-    try:
-        site.with_threshold(cabinet, kw)  # validated as the site file would be
-    except FieldError as exc:
-        return "error", f"Not saved - {exc}"
     ch = ui.chain()
     try:
-        res = ch.write_edit("set_threshold", lambda led: led.set_threshold(cabinet, kw))
-    except (LedgerError, FieldError) as exc:
-        reason = getattr(exc, "reason", None) or str(exc)
-        return "error", f"Not saved - the chain (SC1) refused the threshold of {cabinet}: {reason}"
-    _, new = ui.site_store().update(lambda s: s.with_threshold(cabinet, kw))
+        _, res = ch.apply_edit(ui.site_store(), lambda s: s.with_threshold(cabinet, kw), "set_threshold",
+                               lambda led, new: led.set_threshold(cabinet, new.cabinet(cabinet).threshold_kw))
+    except LedgerError as exc:
+        return "error", f"Not saved - the chain (SC1) refused the threshold of {cabinet}: {exc.reason or exc}"
+    except FieldError as exc:  # the edit itself is invalid (names the field)
+        return "error", f"Not saved - {exc}"
     ui.runtime().replan(cabinet)
     if res.state == "written":
-        ch.mark_synced(new)
         return "success", (f"Threshold of {cabinet} set to {kw:g} kW: written to SC1 in tx `{res.tx_hash}`, "
                            "saved and re-planned.")
     if res.state == "pending":

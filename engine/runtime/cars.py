@@ -15,6 +15,14 @@ from datetime import datetime
 __all__ = ["Car"]
 
 
+def _constant(e: float, hours: float, power_kw: float, e_stop: float) -> tuple[float, float]:
+    """Charge at ``power_kw`` from ``e`` until ``e_stop`` or for ``hours``; (energy, hours left)."""
+    need = (e_stop - e) / power_kw
+    if need >= hours:
+        return e + power_kw * hours, 0.0
+    return e_stop, hours - need
+
+
 @dataclass
 class Car:
     """One simulated car.
@@ -75,13 +83,7 @@ class Car:
         # phase 1: below the taper, constant min(limit, max)
         p1 = min(limit_kw, self.max_kw)
         if e < e_taper:
-            need_t = (e_taper - e) / p1
-            if need_t >= t:
-                e += p1 * t
-                t = 0.0
-            else:
-                e = e_taper
-                t -= need_t
+            e, t = _constant(e, t, p1, e_taper)
         # phase 2: taper; accept(e) = max * (1 - (1 - f) * (e - e_taper) / (e_full - e_taper))
         if t > 0 and e < e_full:
             span = e_full - e_taper
@@ -89,13 +91,7 @@ class Car:
             # while limit binds (limit <= accept(e)): constant limit
             e_lim = e_taper + (self.max_kw - limit_kw) / k if limit_kw < self.max_kw else e_taper
             if e < e_lim:
-                need_t = (e_lim - e) / limit_kw
-                if need_t >= t:
-                    e += limit_kw * t
-                    t = 0.0
-                else:
-                    e = e_lim
-                    t -= need_t
+                e, t = _constant(e, t, limit_kw, e_lim)
             if t > 0:
                 # dE/dt = a - k (E - e_taper), a = max_kw: exponential approach to e_taper + a/k
                 a = self.max_kw

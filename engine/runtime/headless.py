@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import random
 import statistics
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -143,13 +142,6 @@ def make_car(a: Arrival, rng: random.Random) -> Car:
         soc = 5.0
     max_kw = rng.choice([7.2, 7.2, 7.2, 11.0, 11.0, 6.6])
     return Car(id=a.id, battery_kwh=battery, soc_pct=round(soc, 2), max_kw=max_kw, departs_at=a.departure)
-
-
-@dataclass
-class DayResult:
-    """The figures of a headless day (the CLI's JSON)."""
-
-    figures: dict[str, Any] = field(default_factory=dict)
 
 
 class DayDriver:
@@ -366,8 +358,3 @@ def run_day(site: Site, day: date, *, state: Path | None = None, chain: bool = T
     finally:
         drv.chargers.close()
     return drv.figures(time.perf_counter() - t0)
-
-
-def _say(msg: str) -> None:
-    sys.stderr.write(msg + "\n")
-    sys.stderr.flush()

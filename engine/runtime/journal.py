@@ -21,7 +21,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -365,12 +365,6 @@ class Journal:
     def readings(self, *, session_id: str | None = None, cp: str | None = None,
                  since: datetime | None = None) -> list[dict[str, Any]]:
         return [dict(r) for r in self._select("readings", "id", since=since, session_id=session_id, cp=cp)]
-
-    def latest_readings(self) -> dict[str, dict[str, Any]]:
-        """The last reading of every charge point."""
-        rows = self._read("SELECT r.* FROM readings r JOIN (SELECT cp, MAX(id) m FROM readings GROUP BY cp) x "
-                          "ON r.id = x.m")
-        return {r["cp"]: dict(r) for r in rows}
 
     def add_setpoints(self, at: datetime, setpoints: Iterable[tuple[str, str | None, float]]) -> None:
         rows = [(at.isoformat(), cp, sid, float(p)) for cp, sid, p in setpoints]

@@ -42,7 +42,7 @@ from engine.runtime.controller import CarState, Decision, decide, guard
 from engine.runtime.journal import Journal, SessionRecord
 from engine.runtime.ports import ChargerEvent, ChargerPort, ChargerReading, EventKind, Setpoint
 from engine.runtime.telemetry import FlushResult, Outbox, status_changes
-from engine.site import AssetKind, Site
+from engine.site import Site
 from engine.profiles import asset_profile_kw
 
 __all__ = ["SiteRuntime", "TickReport", "DRIFT_KWH"]
@@ -116,7 +116,6 @@ class SiteRuntime:
         self.overload_kwh: dict[str, float] = {}
         self.last_tick: datetime | None = None
         self.last_flush: FlushResult | None = None
-        self.alarms: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from engine.ledger import LedgerError, LedgerPort, Status, StatusReport
+from engine.ledger import LedgerError, LedgerPort, StatusReport
 from engine.runtime.journal import Journal, OutboxRow
 
 __all__ = ["DEADBAND_KW", "HEARTBEAT", "BATCH", "status_changes", "Outbox", "FlushResult"]
@@ -84,7 +84,6 @@ class Outbox:
         self.journal = journal
         self.ledger = ledger
         self.last_error: str | None = None
-        self.last_ok: float | None = None
 
     def flush(self, now: datetime, *, max_batches: int = 1000, budget_s: float = 30.0) -> FlushResult:
         """Settle what is in flight, then post queued statuses in order (bounded by ``budget_s``)."""
@@ -115,7 +114,6 @@ class Outbox:
                 if not self._settle(bid, w, now, res):
                     break
             self.last_error = None
-            self.last_ok = time.time()
         except LedgerError as exc:
             res.error = str(exc) or type(exc).__name__
             self.last_error = res.error

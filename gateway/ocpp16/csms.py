@@ -54,6 +54,7 @@ from websockets.http11 import Request, Response
 from engine.files import atomic_write_text
 from engine.ledger import Status
 from engine.runtime.ports import ChargerEvent, EventKind, Setpoint
+from gateway.ocpp16.tasks import FollowUps
 
 from .profiles import ProfileLimit, Segment, iso, parse_time, segments_from, to_unit, tx_profile
 
@@ -260,7 +261,7 @@ def _sampled(meter_value: list[dict[str, Any]]) -> tuple[datetime | None, dict[s
     return latest, out
 
 
-class CentralSystem:
+class CentralSystem(FollowUps):
     """The central system: a websockets server and the charge points' states.
 
     Parameters
@@ -409,8 +410,7 @@ class CentralSystem:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
+        self.cancel_follow_ups()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -476,19 +476,6 @@ class CentralSystem:
                 st.connected = False
                 self.emit(ChargerEvent(EventKind.DISCONNECTED, cp, self.clock(), st.session if st.tx_id is not None else None, {}))
 
-    async def settle(self) -> None:
-        """Wait for the follow-up tasks started so far (profiles after a start, triggers...)."""
-        while True:
-            pending = [t for t in self._tasks if not t.done()]
-            if not pending:
-                return
-            await asyncio.gather(*pending, return_exceptions=True)
-
-    def spawn(self, coro) -> asyncio.Task:
-        t = asyncio.ensure_future(coro)
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
-        return t
 
     # -- after (re)connecting ----------------------------------------------------------------------
     async def after_boot(self, st: CpState) -> None:

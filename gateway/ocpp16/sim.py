@@ -50,6 +50,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from engine.runtime.cars import Car
 from engine.site import Asset, Site, load_site
+from gateway.ocpp16.tasks import FollowUps
 
 from .credentials import load_passwords
 from .profiles import ProfileLimit, iso
@@ -521,7 +522,7 @@ def _camel(d: Any) -> Any:
     return snake_to_camel_case(d)
 
 
-class Simulator:
+class Simulator(FollowUps):
     """Many simulated charge points of one site, sharing a clock.
 
     Parameters
@@ -585,20 +586,6 @@ class Simulator:
         }
         self._online_cond = asyncio.Condition()
         self._tasks: set[asyncio.Task] = set()
-
-    def spawn(self, coro) -> asyncio.Task:
-        t = asyncio.ensure_future(coro)
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
-        return t
-
-    async def settle(self) -> None:
-        """Wait for the follow-up messages started so far (status after a profile, ...)."""
-        while True:
-            pending = [t for t in self._tasks if not t.done()]
-            if not pending:
-                return
-            await asyncio.gather(*pending, return_exceptions=True)
 
     async def online_changed(self, cp: SimChargePoint) -> None:
         async with self._online_cond:
