@@ -113,4 +113,5 @@ def test_a_fresh_server_serves_no_cpo_page_without_sign_in(fresh_app_url, page, 
         page.get_by_role("heading", name="Cockpit", exact=True).wait_for(timeout=60_000)
         side = page.locator("[data-testid=stSidebarUserContent]")
         side.get_by_text("Caltech ACN garage, Pasadena").wait_for(timeout=30_000)
+        side.get_by_role("button", name="Sign out").wait_for(timeout=30_000)  # the sidebar may still be drawing
         assert side.get_by_role("button", name="Sign out").count() == 1
