@@ -7,7 +7,7 @@ HTTP 404, bad credentials 401. Everything the runtime needs is kept per charge p
 resumes its transaction; on every reconnect the central system asks for a fresh
 StatusNotification and MeterValues (TriggerMessage) and re-sends the plan in force.
 
-Events for the runtime (:class:`engine.runtime.ports.ChargerEvent`) are passed to ``emit``:
+Events for the runtime (:class:`engine.chargers.ChargerEvent`) are passed to ``emit``:
 PLUGGED on StartTransaction, UNPLUGGED on StopTransaction, FAULT / RECOVERED on
 StatusNotification, CONNECTED / DISCONNECTED, NONCOMPLIANT when a meter reading exceeds the
 limit in force (RECOVERED with ``detail["reason"] == "compliant"`` when it complies again).
@@ -53,7 +53,7 @@ from websockets.http11 import Request, Response
 
 from engine.files import atomic_write_text
 from engine.ledger import Status
-from engine.runtime.ports import ChargerEvent, EventKind, Setpoint
+from engine.chargers import ChargerEvent, EventKind, Setpoint
 from gateway.ocpp16.tasks import FollowUps
 
 from .profiles import ProfileLimit, Segment, iso, parse_time, segments_from, to_unit, tx_profile

@@ -12,7 +12,7 @@ of ``now``. :meth:`plug`, :meth:`unplug`, :meth:`fault` and :meth:`recover` driv
 simulated cars as the runtime's own simulator does, and :meth:`disconnect` / :meth:`reconnect`
 / :meth:`misbehave` exercise the OCPP-specific paths.
 
-Registered in :mod:`engine.runtime.ports` as ``"ocpp"``; see docs/ocpp.md.
+Registered in :mod:`engine.chargers` as ``"ocpp"``; see docs/ocpp.md.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ from zoneinfo import ZoneInfo
 
 from engine.ledger import Status
 from engine.runtime.cars import Car
-from engine.runtime.ports import ChargerError, ChargerEvent, ChargerReading, EventKind, Setpoint
-from engine.site import Site, load_site
+from engine.chargers import ChargerError, ChargerEvent, ChargerReading, EventKind, Setpoint
+from engine.site.model import Site, load_site
 
-from .credentials import ensure_passwords, state_dir as _state_dir
+from engine.files import state_dir as _state_dir
+
+from .credentials import ensure_passwords
 from .csms import CentralSystem
 from .sim import Simulator
 

@@ -49,7 +49,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from engine.runtime.cars import Car
-from engine.site import Asset, Site, load_site
+from engine.site.model import Asset, Site, load_site
 from gateway.ocpp16.tasks import FollowUps
 
 from .credentials import load_passwords

@@ -166,7 +166,7 @@ def second_account(ledger) -> str:
 
 def small_site(n_cp: int = 3):
     """Two cabinets; charge points CP-1..n on C-A, PV-1 + BAT-1 + LOAD-1 on C-B."""
-    from engine.site import site_from_dict
+    from engine.site.model import site_from_dict
 
     assets = [
         {"id": f"CP-{i}", "kind": "charge_point", "cabinet": "C-A", "lat": 34.1370 + i * 1e-5, "lon": -118.1250,
