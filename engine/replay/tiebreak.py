@@ -24,7 +24,10 @@ met better in 6, worse in 4 of 135 cases, energy -1.3 to +0.6 kWh), so it was no
 
 from __future__ import annotations
 
+import highspy
 import numpy as np
+
+from engine.lp_model import new_highs
 
 __all__ = ["deadline_split"]
 
@@ -47,10 +50,6 @@ def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarra
         A plan with the same load per step and the same total per car [kW], or None when
         the LP does not solve (then keep the engine's own split).
     """
-    import highspy
-
-    from engine.lp_model import new_highs
-
     k, H = power_kw.shape
     if k <= 1:
         return power_kw

@@ -20,7 +20,8 @@ from engine.promises import (
 from engine.replay.kpi import session_met
 from engine.replay.mpc import ModelPredictive
 from engine.replay.simulate import simulate
-from engine.replay.strategies import ReplayProblem, make_strategy
+from engine.replay.problem import ReplayProblem
+from engine.replay.strategies import make_strategy
 from engine.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 
 TZ = ZoneInfo("America/Los_Angeles")
