@@ -3,6 +3,13 @@
 The contract is ``docs/replay.md``; ``python -m engine replay`` is the CLI
 (:func:`engine.replay.cli.main`). Pure Python, no streamlit.
 
+Modules: :mod:`~engine.replay.problem` (what every strategy sees), :mod:`~engine.replay.acn`,
+:mod:`~engine.replay.site_journal`, :mod:`~engine.replay.window` and :mod:`~engine.replay.loader`
+(reading sessions onto a step grid), :mod:`~engine.replay.options` (every option checked once),
+:mod:`~engine.replay.strategies`, :mod:`~engine.replay.mpc` (the live control loop,
+:mod:`engine.runtime.loop`) and :mod:`~engine.replay.offline_met`, :mod:`~engine.replay.simulate`,
+:mod:`~engine.replay.kpi`, :mod:`~engine.replay.tariff`.
+
 Public API
 ----------
 ``replay(algorithm, *, sessions=None, start="2019-05-06", days=1, step_minutes=5,
@@ -26,7 +33,8 @@ journal=None, progress=None) -> ReplayResult``
 ``available_tariffs()`` / ``load_tariff(name)`` / ``DEFAULT_TARIFF``
     TOU tariffs in ``data/tariffs``.
 ``ReplayError``
-    Bad input; ``.field`` names the option (``"--threshold-kw"``), as the CLI prints it.
+    Bad input; ``.field`` names the option (``"--threshold-kw"``), as the CLI prints it
+    (:mod:`engine.replay.options`).
 """
 
 from engine.replay.acn import SITES, LoadReport, default_paths
