@@ -58,7 +58,7 @@ def _timed_mpc(policy: str, target: int):
                     c = copy.copy(self)
                     c.promised_kwh = self.promised_kwh.copy()
                     c.likely_kwh = self.likely_kwh.copy()
-                    c.in_guarantee = self.in_guarantee.copy()
+                    c._cars = {i: copy.copy(car) for i, car in self._cars.items()}
                     c.promise_order = list(self.promise_order)
                     c.policy_seconds = []
                     t0 = time.perf_counter()
@@ -75,7 +75,7 @@ def run_day(job: tuple) -> list[dict]:
     """Replay one day at every threshold; one result dict per threshold."""
     from engine.promises import DEFAULT_POLICY
     from engine.replay.kpi import promise_kept, session_met
-    from engine.replay.loader import default_paths, load_window
+    from engine.replay import default_paths, load_window
     from engine.replay.mpc import ModelPredictive
     from engine.replay.simulate import ReplayConfig, build_problem, run_replay, simulate
 

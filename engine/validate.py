@@ -27,7 +27,7 @@ Examples
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 
@@ -40,6 +40,7 @@ __all__ = [
     "finite",
     "integer",
     "text",
+    "choice",
     "by_id",
     "replace_by_id",
     "describe",
@@ -245,6 +246,31 @@ def text(
     if max_bytes is not None and len(out.encode("utf-8", "surrogatepass")) > max_bytes:
         raise error(field, f"must be at most {max_bytes} bytes")
     return out
+
+
+def choice(value: Any, field: str, options: Sequence[str], *, error: ErrorFactory = FieldError) -> str:
+    """One of ``options`` (compared exactly).
+
+    Parameters
+    ----------
+    value : Any
+    field : str
+    options : sequence of str
+        The accepted values, named in the message in this order.
+    error : callable
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    error
+        ``"<field>: must be one of a, b, got str 'c'"``.
+    """
+    if not isinstance(value, str) or value not in options:
+        raise error(field, f"must be one of {', '.join(options)}, got {describe(value)}")
+    return value
 
 
 def by_id(items: Iterable[T], item_id: str) -> T:

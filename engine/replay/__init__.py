@@ -3,6 +3,13 @@
 The contract is ``docs/replay.md``; ``python -m engine replay`` is the CLI
 (:func:`engine.replay.cli.main`). Pure Python, no streamlit.
 
+Modules: :mod:`~engine.replay.problem` (what every strategy sees), :mod:`~engine.replay.acn`,
+:mod:`~engine.replay.site_journal`, :mod:`~engine.replay.window` and :mod:`~engine.replay.loader`
+(reading sessions onto a step grid), :mod:`~engine.replay.options` (every option checked once),
+:mod:`~engine.replay.strategies`, :mod:`~engine.replay.mpc` (the live control loop,
+:mod:`engine.runtime.loop`) and :mod:`~engine.replay.offline_met`, :mod:`~engine.replay.simulate`,
+:mod:`~engine.replay.kpi`, :mod:`~engine.replay.tariff`.
+
 Public API
 ----------
 ``replay(algorithm, *, sessions=None, start="2019-05-06", days=1, step_minutes=5,
@@ -26,19 +33,15 @@ journal=None, progress=None) -> ReplayResult``
 ``available_tariffs()`` / ``load_tariff(name)`` / ``DEFAULT_TARIFF``
     TOU tariffs in ``data/tariffs``.
 ``ReplayError``
-    Bad input; ``.field`` names the option (``"--threshold-kw"``), as the CLI prints it.
+    Bad input; ``.field`` names the option (``"--threshold-kw"``), as the CLI prints it
+    (:mod:`engine.replay.options`).
 """
 
+from engine.replay.acn import SITES, LoadReport, default_paths
 from engine.replay.kpi import KPI_KEYS, compute_kpis
-from engine.replay.loader import (
-    SITES,
-    LoadReport,
-    ReplayError,
-    ReplayWindow,
-    data_range,
-    default_paths,
-    load_window,
-)
+from engine.replay.loader import data_range, load_window
+from engine.replay.problem import ReplayError
+from engine.replay.window import ReplayWindow
 from engine.replay.simulate import DEFAULT_THRESHOLD_KW, ReplayConfig, ReplayResult, replay, run_replay
 from engine.replay.strategies import ALGORITHMS
 from engine.replay.tariff import DEFAULT_TARIFF, available_tariffs, load_tariff

@@ -1,109 +1,43 @@
 """The engine as a replay strategy: online ``mpc`` and the ``offline`` upper bound.
 
-``mpc`` (model predictive control, online, no knowledge of the future):
-
-- the drivers arriving at a step are given promises by the promise policy
-  (:func:`engine.promises.decide_promises`, the kiosk's entry point; ``policy``, default
-  :data:`engine.promises.DEFAULT_POLICY`), decided smallest need first (``quote_order="need"``,
-  default; ``"arrival"`` keeps the data order, i.e. by real connection time). The policy sees
-  the cars present (their remaining promise and need), the arriving requests, and a forecast of
-  the drivers still to come today built from the site's history (:attr:`ReplayProblem.history`,
-  only sessions that have left by then). ``policy="fcfs"`` is the former rule, each driver
-  promised ``min(request, quote)``; ``docs/promises.md`` has the measurements. The policy may
-  also raise the promise of a car present (``upgrades``);
-- the engine (:func:`engine.optimize.planner.plan_cabinet`, the cheap one-cabinet entry point)
-  plans the cars present over their told windows only (the plan's horizon ends at the latest
-  told deadline), and cars follow the plan until the next re-plan;
-- a car promised less than its need is planned as guaranteed for the promised part, then as
-  best effort for the rest;
-- which car takes the early capacity is a tie among the engine's optimal plans; it is broken
-  by :func:`engine.optimize.tiebreak.deadline_split` (same load per step, same energy per car,
-  each car early relative to its own deadline), which brings mpc to the offline optimum on
-  the Caltech days measured (2019-05-06, 05-07, 10-29 and the week from 2019-05-06 at
-  20-40 kW), where the engine's own split loses up to 2 pp (``tiebreak="engine"`` keeps
-  the engine's split);
-- by default the plan is price-blind (``prices=False``): the engine's stage 4 (minimum cost)
-  would move charging into cheap hours that cars arriving later need, and online, with no
-  knowledge of those cars, that costs delivered energy (4 pp on 2019-05-06 at 30 kW and
-  2.7 pp over its week at 25 kW under SCE TOU-EV-8). ``prices=True`` gives the engine the
-  tariff. ``energy_cost`` is always measured with the tariff;
-- a car still plugged in after the deadline it told (``--departure estimated``) is no longer
-  guaranteed and is planned as if leaving at the next step, every step until it leaves;
-- ``replan="every"`` re-plans at every step; ``replan="events"`` (default) only when something
-  changes: an arrival, a car leaving before its told deadline, a told deadline passing with the
-  car still there, a promised part completed, or the end of the current plan. Between events
-  the cars follow the plan exactly, so the re-plan would see the same remaining problem; the
-  tests show both policies give the same KPIs on a real day.
-
-Demands met under ``policy="fcfs"`` (measured before the promise policy existed, with the
-earlier step rounding; ``bench/replay_heldout.py --policies fcfs``): with first come, first
-served promises mpc met fewer demands than edf on tight days, and every car edf met and mpc
-did not was certified unmeetable by :func:`engine.replay.promise_bound.promise_bound` given the
-promises made before it arrived: the losses came from the promise rule, not from the plan.
-That is what the admission policy changes (``docs/promises.md``).
-
-Estimated departures, fcfs promises (``--departure estimated``; measured before the promise
-policy, 150 cases): mpc delivers at least the energy of both edf and llf in only 69
-of 150 (Caltech 61 of 115, JPL 8 of 35; worst -2.86 pp), while on the Caltech cases it
-delivers more in total than either (29 323 kWh vs llf 29 275). Why, measured on 8 Caltech days
-x 5 thresholds (shortfall at departure [kWh], edf / llf / mpc): cars leaving before their told
-deadline 1136 / 1113 / 948, on time 129 / 117 / 44, cars staying past it 427 / 357 / 556. mpc
-loses on the cars that overstay: a quote sees only the promises made (best-effort cars are not
-in it), so at a tight threshold the capacity after a car's told deadline is promised to later
-arrivals, and the overstaying car, no longer guaranteed, gets what is left (e.g. Caltech
-2019-06-19 at 25 kW: a car told 55 min stays 8.4 h and gets 12.6 of 19.9 kWh; llf, which
-puts it first, meets it). Which of the two heuristics wins a case depends on who really leaves
-when, which no online strategy knows. Variants tried (kept none; overstaying cars do not exist
-with actual departures, so none would change that mode): planning an overstaying car as
-staying 1, 4 or 12 more hours, or twice its overstay so far, instead of leaving at the next
-step (Caltech 52, 56, 54, 55 losing cases instead of 54; JPL at 4 and 12 h 33 and 30 instead
-of 27); reserving its next hour in the quotes of later arrivals, and also guaranteeing it in
-the plan (8-day shortfall totals 1545 and 1565-1568 kWh vs 1548 for the default); a
-least-laxity instead of deadline split (54 losing Caltech cases, 28 kWh less). Closing the gap needs either knowledge of real
-departures or promises that are not ``min(request, quote)`` on the told window.
-
-``offline``: one plan of the whole window with every session known in advance, with its real
-departure (the upper bound no online strategy beats in delivered energy).
+``mpc`` (model predictive control, online, no knowledge of the future) runs the live site's
+control loop (:class:`engine.runtime.loop.ControlLoop`): each arriving driver is given a promise
+by the promise policy (:func:`engine.promises.decide_promises`, the kiosk's entry point), then
+the loop re-plans the one site cabinet with :func:`engine.optimize.planner.plan_cabinet` when something
+changed and the cars follow the plan in between. ``offline`` plans the whole window at once
+with every session known (the upper bound of delivered energy). The design, the options and
+the measurements behind them are in ``docs/replay.md`` ("mpc").
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
+from engine.optimize.planner import plan_cabinet
 from engine.promises import (
     DEFAULT_DAYS,
     DEFAULT_POLICY,
-    POLICIES,
     Forecast,
     decide_promises,
     forecast_from_history,
 )
-from engine.replay.strategies import ReplayProblem, StepView
-from engine.runtime.controller import split_by_deadline
+from engine.replay.options import strategy_options
+from engine.replay.problem import ReplayProblem, StepView
+from engine.runtime.controller import CarState
+from engine.runtime.journal import SessionRecord
+from engine.runtime.loop import ControlLoop, ScenarioOf
 from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 
-__all__ = ["ModelPredictive", "OfflineOptimal", "SITE_CABINET", "QUOTE_ORDERS"]
+__all__ = ["ModelPredictive", "OfflineOptimal", "SITE_CABINET"]
 
 SITE_CABINET = "SITE"
-QUOTE_ORDERS = ("need", "arrival")
 EPS_KWH = 1e-6
-
-
-def _plan_cabinet(scenario: Scenario, sessions: list[SessionSpec]):
-    """The engine's one-cabinet plan of ``sessions`` (:func:`engine.plan_cabinet`)."""
-    from engine.optimize.planner import plan_cabinet
-
-    return plan_cabinet(scenario, SITE_CABINET, sessions)
-
-
-def _quote_max_kwh(scenario: Scenario, request: SessionSpec) -> float:
-    """The engine's quote ``max_kwh`` for ``request`` (:func:`engine.quote_max_kwh`)."""
-    from engine.optimize.quote import quote_max_kwh
-
-    return float(quote_max_kwh(scenario, request))
+CLOCK0 = datetime(2000, 1, 1, tzinfo=timezone.utc)
+"""The time of step 0 on the control loop's clock (the loop runs in time, the replay in steps)."""
 
 
 def _scenario(
@@ -151,7 +85,7 @@ def _scenario(
 
 
 class ModelPredictive:
-    """Online re-planning with the engine and kiosk-style guarantees.
+    """Online re-planning with the engine and kiosk-style guarantees, through the live control loop.
 
     Parameters
     ----------
@@ -160,7 +94,7 @@ class ModelPredictive:
     tiebreak : {"deadline", "engine"}
         Split the planned load among cars by deadline (default) or keep the engine's split.
     prices : bool
-        Give the engine the tariff's prices (default False: price-blind, see module doc).
+        Give the engine the tariff's prices (default False: price-blind, see ``docs/replay.md``).
     quote_order : {"need", "arrival"}
         Order in which drivers arriving at the same step are quoted: smallest request first
         (default) or in data order (real connection time).
@@ -195,6 +129,9 @@ class ModelPredictive:
         every car present fits at full rate under the threshold).
     tiebreak_fallbacks : int
         Re-plans where the deadline split did not solve and the engine's split was kept.
+    loop : ControlLoop
+        The control loop (the live site's), with promises planned by the stated departure
+        (no margin: the replay's cars take exactly what they are given).
     """
 
     name = "mpc"
@@ -211,26 +148,24 @@ class ModelPredictive:
         redecide_minutes: float | None = None,
         forecast_scale: float = 1.0,
     ) -> None:
-        if policy not in POLICIES:
-            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
+        strategy_options(replan, tiebreak, quote_order, policy, fields=("replan", "tiebreak", "quote_order", "policy"))
         self.policy = policy
         self.forecast_days = int(forecast_days)
         self.redecide_minutes = redecide_minutes
         self.forecast_scale = float(forecast_scale)
-        if replan not in ("events", "every"):
-            raise ValueError("replan must be events or every")
-        if tiebreak not in ("deadline", "engine"):
-            raise ValueError("tiebreak must be deadline or engine")
-        if quote_order not in QUOTE_ORDERS:
-            raise ValueError(f"quote_order must be one of {', '.join(QUOTE_ORDERS)}")
         self.replan = replan
         self.tiebreak = tiebreak
         self.quote_order = quote_order
         self.prices = bool(prices)
-        self.tiebreak_fallbacks = 0
         self.solve_seconds: list[float] = []
         self.replans = 0
         self.quotes = 0
+        self.loop = ControlLoop(margin=False, split=tiebreak == "deadline", eps_kwh=EPS_KWH)
+
+    @property
+    def tiebreak_fallbacks(self) -> int:
+        """Re-plans where the deadline split did not solve (the engine's split was kept)."""
+        return self.loop.split_fallbacks
 
     def reset(self, problem: ReplayProblem) -> None:
         """Start a new replay."""
@@ -238,7 +173,6 @@ class ModelPredictive:
         self.solve_seconds = []
         self.replans = 0
         self.quotes = 0
-        self.tiebreak_fallbacks = 0
         self.promised_kwh = np.zeros(problem.n)
         self.likely_kwh = np.zeros(problem.n)
         self.promise_order: list[int] = []
@@ -247,40 +181,63 @@ class ModelPredictive:
         self._last_decision = -(10**9)
         self.redecide_steps = (10**9 if self.redecide_minutes is None
                                else max(1, int(round(self.redecide_minutes / problem.step_minutes))))
-        self.in_guarantee = np.zeros(problem.n, dtype=bool)
-        self._plan_t0 = 0
-        self._plan_end = -1
-        self._plan: dict[int, np.ndarray] = {}
+        self.loop = ControlLoop(problem.step_minutes, margin=False, split=self.tiebreak == "deadline",
+                                horizon_steps=max(int(problem.horizon_steps), 1), eps_kwh=EPS_KWH)
+        self._cars: dict[int, CarState] = {}
 
-    # -- helpers -------------------------------------------------------------------------
+    # -- the cars as the control loop sees them --------------------------------------------
+
+    def _now(self, t: int) -> datetime:
+        """Step ``t`` on the control loop's clock."""
+        return CLOCK0 + timedelta(minutes=self.problem.step_minutes * int(t))
+
+    def _car(self, i: int, view: StepView) -> CarState:
+        """Car ``i``: its session (told deadline, need, promise) and what it took so far."""
+        c = self._cars.get(i)
+        if c is None:
+            pr = self.problem
+            s = SessionRecord(id=str(i), cp=f"cp{i}", cabinet=SITE_CABINET, arrival=self._now(int(pr.arrival_step[i])),
+                              departure=self._now(int(pr.deadline_step[i])), requested_kwh=float(pr.demand_kwh[i]),
+                              guaranteed_kwh=float(self.promised_kwh[i]))
+            c = self._cars[i] = CarState(s, rated_kw=float(pr.max_kw[i]))
+        c.delivered_kwh = float(view.delivered_kwh[i])
+        return c
+
+    def _promise(self, i: int, kwh: float, t: int, view: StepView) -> None:
+        """Car ``i`` is promised ``kwh`` in all [kWh] by the end of the window it was quoted over.
+
+        That is its told deadline, or the next step for a car already past it (an upgrade of a
+        car that stays longer than it said: the policy quoted it over the next step).
+        """
+        self.promised_kwh[i] = kwh
+        c = self._car(i, view)
+        c.session = dataclasses.replace(c.session, guaranteed_kwh=float(kwh),
+                                        departure=self._now(self._window_end(i, t)))
+
+    def _in_promise(self, i: int, t: int, view: StepView) -> bool:
+        return self._car(i, view).in_promise(self._now(t), EPS_KWH)
+
+    def _scenario_of(self, t: int) -> ScenarioOf:
+        """The loop's scenario at step ``t``: one charge point per car planned."""
+
+        def build(now: datetime, specs, uncontrolled_kw: float) -> Scenario:
+            horizon = max([1] + [s.departure_step for s in specs])
+            return _scenario(self.problem, t, horizon, [int(s.id) for s in specs], self.prices)
+
+        return build
+
+    # -- the promise policy ----------------------------------------------------------------
 
     def _window_end(self, i: int, t: int) -> int:
         """The deadline the planner uses for car ``i`` at step ``t`` (exclusive)."""
         told = int(self.problem.deadline_step[i])
         return told if told > t else t + 1
 
-    def _spec(self, i: int, t: int, view: StepView) -> SessionSpec | None:
-        remaining = float(view.remaining_kwh[i])
-        if remaining <= EPS_KWH:
-            return None
-        if self.in_guarantee[i]:
-            energy = max(float(self.promised_kwh[i] - view.delivered_kwh[i]), 0.0)
-            energy = min(energy, remaining)
-            guaranteed = True
-        else:
-            energy, guaranteed = remaining, False
-        return SessionSpec(
-            id=str(i), cp=f"cp{i}", arrival_step=0, departure_step=self._window_end(i, t) - t,
-            energy_kwh=energy, guaranteed=guaranteed,
-        )
-
     def _forecast(self, t: int, horizon: int):
         """Expected arrivals after step ``t`` from the sessions that have left by then."""
         pr = self.problem
         if pr.start is None or not pr.history or self.policy in ("fcfs", "admit_now"):
             return None
-        from datetime import timedelta
-
         now = pr.start + timedelta(minutes=pr.step_minutes * t)
         fc = forecast_from_history(pr.history, now, now, pr.step_minutes, horizon, days=self.forecast_days)
         if self.forecast_scale != 1.0:
@@ -294,7 +251,7 @@ class ModelPredictive:
             rem = float(view.remaining_kwh[i])
             if rem <= EPS_KWH or self._window_end(int(i), t) <= t + 1:
                 continue
-            owed = float(self.promised_kwh[i] - view.delivered_kwh[i]) if self.in_guarantee[i] else 0.0
+            owed = float(self.promised_kwh[i] - view.delivered_kwh[i]) if self._in_promise(int(i), t, view) else 0.0
             if rem > owed + 1e-3:
                 return True
         return False
@@ -309,7 +266,7 @@ class ModelPredictive:
             hi = self._window_end(j, t) - t
             rem = float(view.remaining_kwh[j])
             g = 0.0
-            if self.in_guarantee[j]:
+            if self._in_promise(j, t, view):
                 g = min(max(float(self.promised_kwh[j] - view.delivered_kwh[j]), 0.0), rem)
             if g > EPS_KWH:
                 present.append(SessionSpec(id=str(j), cp=f"cp{j}", arrival_step=0, departure_step=hi, energy_kwh=g,
@@ -326,39 +283,15 @@ class ModelPredictive:
         res = decide_promises(sc, SITE_CABINET, present, reqs, forecast, self.policy)
         self.policy_seconds.append((t, len(cars) + len(arrived), time.perf_counter() - t_pol))
         for i, d in zip(arrived, res.decisions):
-            self.promised_kwh[i] = d.promised_kwh
+            self._promise(i, d.promised_kwh, t, view)
             self.likely_kwh[i] = d.likely_kwh
             self.promise_order.append(i)
-            self.in_guarantee[i] = d.promised_kwh > EPS_KWH
         for cp, kwh in res.upgrades.items():
             j = int(cp[2:])
-            self.promised_kwh[j] = float(view.delivered_kwh[j]) + kwh
-            self.in_guarantee[j] = True
+            self._promise(j, float(view.delivered_kwh[j]) + kwh, t, view)
             self.upgrades += 1
         if res.milp_status or any(d.promised_kwh > EPS_KWH for d in res.decisions):
             self.quotes += 1
-
-    def _replan(self, t: int, view: StepView) -> None:
-        pr = self.problem
-        cars = [int(i) for i in view.present]
-        specs = [s for s in (self._spec(i, t, view) for i in cars) if s is not None]
-        self._plan = {}
-        if not specs:
-            self._plan_t0, self._plan_end = t, t
-            return
-        horizon = max(s.departure_step for s in specs)
-        used = [int(s.id) for s in specs]
-        sc = _scenario(pr, t, horizon, used, self.prices)
-        cab = _plan_cabinet(sc, specs)
-        if self.tiebreak == "deadline":  # the live loop's seam: plan -> powers (engine.runtime.controller)
-            powers, ok = split_by_deadline(sc, specs, cab)
-            self.tiebreak_fallbacks += not ok
-        else:
-            powers = {sp.id: np.asarray(sp.power_kw, dtype=float) for sp in cab.sessions}
-        for s in specs:
-            self._plan[int(s.id)] = powers[s.id]
-        self._plan_t0, self._plan_end = t, t + horizon
-        self.replans += 1
 
     def _arrival_order(self, view: StepView) -> list[int]:
         """The cars arriving at this step in the order they are quoted."""
@@ -367,44 +300,26 @@ class ModelPredictive:
             arrived.sort(key=lambda i: (float(view.remaining_kwh[i]), i))
         return arrived
 
-    def _changed(self, t: int, view: StepView) -> bool:
-        pr = self.problem
+    def _event(self, t: int, view: StepView) -> bool:
+        """An arrival, or a car leaving before its told deadline with need left (the loop's events)."""
         if view.arrived.size:
             return True
-        for i in view.departed:
-            if pr.deadline_step[i] > t and view.remaining_kwh[i] > EPS_KWH:
-                return True  # left before its told deadline with a plan ahead
-        for i in view.present:
-            if view.remaining_kwh[i] <= EPS_KWH:
-                continue
-            if pr.deadline_step[i] <= t:
-                return True  # still here after the deadline it told
-            if t >= self._plan_end:
-                return True
-        return False
+        return any(self.problem.deadline_step[i] > t and view.remaining_kwh[i] > EPS_KWH for i in view.departed)
 
     # -- Strategy protocol ---------------------------------------------------------------
 
     def step(self, view: StepView) -> np.ndarray:
-        """Power per present car [kW] from the current plan (re-planned when needed)."""
-        pr = self.problem
+        """Power per present car [kW] from the control loop's plan (re-planned when needed)."""
         t = view.t
         t0 = time.perf_counter()
         called = False
-        # guarantees that lapse: deadline passed, or promised part delivered (the rest of the
-        # need, if any, becomes best effort: a change)
-        lapsed = False
-        for i in view.present:
-            if self.in_guarantee[i] and (
-                pr.deadline_step[i] <= t or view.delivered_kwh[i] >= self.promised_kwh[i] - EPS_KWH
-            ):
-                self.in_guarantee[i] = False
-                lapsed = lapsed or view.remaining_kwh[i] > EPS_KWH
-        changed = self.replan == "every" or lapsed or self._changed(t, view)
+        for i in view.departed:
+            self._cars.pop(int(i), None)
+        if self.replan == "every" or self._event(t, view):
+            self.loop.mark(SITE_CABINET)
         if view.arrived.size:
             arrived = set(int(i) for i in view.arrived)
-            others = [int(i) for i in view.present if int(i) not in arrived]
-            self._decide(t, view, others)
+            self._decide(t, view, [int(i) for i in view.present if int(i) not in arrived])
             self._last_decision = t
             called = True
         elif self.policy != "fcfs" and t - self._last_decision >= self.redecide_steps and self._waiting(t, view):
@@ -413,16 +328,14 @@ class ModelPredictive:
             before = self.upgrades
             self._decide(t, view, [int(i) for i in view.present])
             called = True
-            changed = changed or self.upgrades > before
-        if changed:
-            self._replan(t, view)
-            called = called or bool(self._plan)
-        out = np.zeros(view.present.size)
-        k = t - self._plan_t0
-        for j, i in enumerate(view.present):
-            p = self._plan.get(int(i))
-            if p is not None and 0 <= k < p.size:
-                out[j] = p[k]
+            if self.upgrades > before:
+                self.loop.mark(SITE_CABINET)
+        now = self._now(t)
+        cars = [self._car(int(i), view) for i in view.present if view.remaining_kwh[i] > EPS_KWH]
+        if self.loop.step(SITE_CABINET, now, cars, self._scenario_of(t)) is not None:
+            self.replans += 1
+            called = True
+        out = np.array([self.loop.power_kw(SITE_CABINET, str(int(i)), now) for i in view.present])
         if called:
             self.solve_seconds.append(time.perf_counter() - t0)
         self.decided = called
@@ -453,7 +366,7 @@ class OfflineOptimal:
         ]
         self.power = np.zeros((problem.n, problem.horizon_steps))
         if specs:
-            cab = _plan_cabinet(sc, specs)
+            cab = plan_cabinet(sc, SITE_CABINET, specs)
             for i, sp in zip(cars, cab.sessions):
                 self.power[i] = sp.power_kw
         self.solve_seconds = [time.perf_counter() - t0]

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from engine.replay.kpi import MET_FRACTION, MET_SLACK_KWH
-from engine.replay.strategies import ReplayProblem, StepView
+from engine.replay.problem import ReplayProblem, StepView
 
 __all__ = ["OfflineMet", "max_demands_met", "TIME_LIMIT_S"]
 
@@ -47,6 +47,8 @@ def max_demands_met(problem: ReplayProblem, time_limit: float = TIME_LIMIT_S) ->
     optimal : bool
         Whether HiGHS proved the count optimal (else it is the best found in the time limit).
     """
+    # scipy.optimize is a heavy import (about half a second) that only this bound needs: the
+    # replay's other strategies, the CLI and the app's page load without it
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix
 

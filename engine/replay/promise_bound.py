@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.replay.strategies import ReplayProblem
+from engine.replay.problem import ReplayProblem
 
 __all__ = ["promise_bound"]
 
@@ -54,6 +54,7 @@ def promise_bound(
         For each car in ``cars``, the maximum energy it can be given (at most its need) by
         any schedule that keeps the threshold and every promise made before its own [kWh].
     """
+    # scipy.optimize is a heavy import (about half a second) that only this analysis needs
     from scipy.optimize import linprog
     from scipy.sparse import coo_matrix, vstack
 

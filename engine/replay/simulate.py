@@ -11,7 +11,6 @@ LP solver's tolerance, 1e-6 relative, are scaled away).
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,12 +19,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from engine.promises import DEFAULT_POLICY, POLICIES, PastSession
+from engine.promises import DEFAULT_POLICY, PastSession
 from engine.replay.kpi import compute_kpis, session_met
-from engine.replay.loader import LoadReport, ReplayError, ReplayWindow, load_window
-from engine.replay.mpc import QUOTE_ORDERS
-from engine.replay.strategies import ALGORITHMS, ReplayProblem, StepView, Strategy, make_strategy
+from engine.replay.acn import LoadReport
+from engine.replay.loader import load_window
+from engine.replay.options import run_options
+from engine.replay.problem import ReplayProblem, StepView, Strategy
+from engine.replay.strategies import make_strategy
 from engine.replay.tariff import DEFAULT_TARIFF, load_tariff
+from engine.replay.window import ReplayWindow
 
 __all__ = [
     "Progress",
@@ -86,21 +88,9 @@ class ReplayConfig:
     promise_policy: str = DEFAULT_POLICY
 
     def validate(self) -> None:
-        """Raise :class:`ReplayError` naming the option that is wrong."""
-        if not (isinstance(self.threshold_kw, (int, float)) and math.isfinite(self.threshold_kw)) or self.threshold_kw < 0:
-            raise ReplayError("--threshold-kw", "must be a number >= 0")
-        if not (isinstance(self.rated_kw, (int, float)) and math.isfinite(self.rated_kw)) or self.rated_kw <= 0:
-            raise ReplayError("--rated-kw", "must be a number > 0")
-        if self.departure not in ("actual", "estimated"):
-            raise ReplayError("--departure", "must be actual or estimated")
-        if self.replan not in ("events", "every"):
-            raise ReplayError("--replan", "must be events or every")
-        if self.tiebreak not in ("deadline", "engine"):
-            raise ReplayError("--tiebreak", "must be deadline or engine")
-        if self.quote_order not in QUOTE_ORDERS:
-            raise ReplayError("--quote-order", f"must be {' or '.join(QUOTE_ORDERS)}")
-        if self.promise_policy not in POLICIES:
-            raise ReplayError("--promise-policy", f"must be one of {', '.join(POLICIES)}")
+        """Raise :class:`ReplayError` naming the option that is wrong (:func:`engine.replay.options.run_options`)."""
+        run_options(self.threshold_kw, self.rated_kw, self.departure, self.replan, self.tiebreak, self.quote_order,
+                    self.promise_policy)
 
 
 @dataclass(frozen=True, eq=False)
@@ -336,15 +326,14 @@ def run_replay(
     ReplayResult
     """
     config = config or ReplayConfig()
-    if algorithm not in ALGORITHMS:
-        raise ReplayError("--algorithm", f"unknown algorithm {algorithm!r} (choose from {', '.join(ALGORITHMS)})")
-    problem = build_problem(window, config)
+    config.validate()
     options = (
         {"replan": config.replan, "prices": config.mpc_prices, "tiebreak": config.tiebreak,
          "quote_order": config.quote_order, "policy": config.promise_policy}
         if algorithm == "mpc" else {}
     )
     strategy = make_strategy(algorithm, **options)
+    problem = build_problem(window, config)
     power, wall = simulate(problem, strategy, progress)
     load = power.sum(axis=0)
     delivered = power.sum(axis=1) * problem.dt_hours
@@ -421,7 +410,7 @@ def replay(
     departure : {"actual", "estimated"}
         Deadline the strategies are told.
     demand : {"delivered", "requested"}
-        Which energy counts as the driver's need (see :mod:`engine.replay.loader`).
+        Which energy counts as the driver's need (see :mod:`engine.replay.window`).
     tariff : str or None
         Tariff name, or None.
     replan : {"events", "every"}

@@ -20,18 +20,17 @@ physics: no power outside a car's presence, at most its rating, at most its rema
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
 
 import numpy as np
+
+from engine.replay.mpc import ModelPredictive, OfflineOptimal
+from engine.replay.offline_met import OfflineMet
+from engine.replay.problem import ReplayError, ReplayProblem, StepView, Strategy
+from engine.validate import choice
 
 __all__ = [
     "ALGORITHMS",
     "ONLINE_HEURISTICS",
-    "StepView",
-    "ReplayProblem",
-    "Strategy",
     "Uncontrolled",
     "RoundRobin",
     "EarliestDeadlineFirst",
@@ -43,103 +42,6 @@ __all__ = [
 
 ALGORITHMS = ("uncontrolled", "round_robin", "edf", "llf", "mpc", "offline", "offline_met")
 ONLINE_HEURISTICS = ("uncontrolled", "round_robin", "edf", "llf")
-
-
-@dataclass(frozen=True)
-class ReplayProblem:
-    """The replay as the simulator runs it (arrays of length ``n`` sessions).
-
-    Parameters
-    ----------
-    step_minutes : int
-        Step length [min].
-    horizon_steps : int
-        Number of steps.
-    threshold_kw : float
-        The site cabinet's import limit [kW].
-    max_kw : ndarray
-        Each car's maximum power, the charge point rating [kW].
-    arrival_step, departure_step : ndarray of int
-        Real presence: steps ``arrival_step <= t < departure_step``.
-    deadline_step : ndarray of int
-        The departure each car *told* the operator (actual or estimated).
-    demand_kwh : ndarray
-        Energy each car needs [kWh].
-    price_per_kwh : ndarray
-        Energy price per step [$/kWh] (zeros without a tariff).
-    session_ids : list of str
-    start : datetime or None
-        Time of step 0 (the window's local midnight); None for hand-made problems.
-    history : tuple of PastSession
-        The site's sessions around the window, each with its need under the replay's demand
-        convention (capped to what a charge point gives over its stay); an online strategy
-        may use those that have left (:mod:`engine.promises.forecast` only reads those).
-    """
-
-    step_minutes: int
-    horizon_steps: int
-    threshold_kw: float
-    max_kw: np.ndarray
-    arrival_step: np.ndarray
-    departure_step: np.ndarray
-    deadline_step: np.ndarray
-    demand_kwh: np.ndarray
-    price_per_kwh: np.ndarray
-    session_ids: list[str] = field(default_factory=list)
-    start: datetime | None = None
-    history: tuple = ()
-
-    @property
-    def n(self) -> int:
-        """Number of sessions."""
-        return int(len(self.demand_kwh))
-
-    @property
-    def dt_hours(self) -> float:
-        """Step length [h]."""
-        return self.step_minutes / 60.0
-
-
-@dataclass(frozen=True)
-class StepView:
-    """What a strategy may know at step ``t``.
-
-    Parameters
-    ----------
-    t : int
-        The step being decided.
-    present : ndarray of int
-        Indices of the cars plugged in now (arrived, not yet left), in arrival order.
-    remaining_kwh : ndarray
-        Remaining need of every car (length ``n``) [kWh].
-    delivered_kwh : ndarray
-        Energy delivered so far to every car [kWh].
-    arrived : ndarray of int
-        Indices of the cars arriving at this step.
-    departed : ndarray of int
-        Indices of the cars that left at this step (their ``departure_step == t``).
-    """
-
-    t: int
-    present: np.ndarray
-    remaining_kwh: np.ndarray
-    delivered_kwh: np.ndarray
-    arrived: np.ndarray
-    departed: np.ndarray
-
-
-class Strategy(Protocol):
-    """A charging strategy: ``reset`` once, then ``step`` at every step."""
-
-    name: str
-    respects_threshold: bool
-    solve_seconds: list[float]
-
-    def reset(self, problem: ReplayProblem) -> None:
-        """Start a new replay."""
-
-    def step(self, view: StepView) -> np.ndarray:
-        """Power per present car, aligned with ``view.present`` [kW]."""
 
 
 def water_fill(caps: np.ndarray, capacity: float) -> np.ndarray:
@@ -299,8 +201,7 @@ def make_strategy(name: str, **options) -> Strategy:
     -------
     Strategy
     """
-    from engine.replay.loader import ReplayError
-
+    choice(name, "--algorithm", ALGORITHMS, error=ReplayError)
     if name == "uncontrolled":
         return Uncontrolled()
     if name == "round_robin":
@@ -310,15 +211,7 @@ def make_strategy(name: str, **options) -> Strategy:
     if name == "llf":
         return LeastLaxityFirst()
     if name == "mpc":
-        from engine.replay.mpc import ModelPredictive
-
         return ModelPredictive(**options)
     if name == "offline":
-        from engine.replay.mpc import OfflineOptimal
-
         return OfflineOptimal()
-    if name == "offline_met":
-        from engine.replay.offline_met import OfflineMet
-
-        return OfflineMet()
-    raise ReplayError("--algorithm", f"unknown algorithm {name!r} (choose from {', '.join(ALGORITHMS)})")
+    return OfflineMet()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.replay.loader import ReplayError
+from engine.replay.problem import ReplayError
 
 __all__ = ["TARIFF_DIR", "DEFAULT_TARIFF", "Tariff", "available_tariffs", "load_tariff"]
 

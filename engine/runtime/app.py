@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 from engine.ledger import LedgerPort
@@ -34,8 +35,6 @@ def build_runtime(store: SiteStore, ledger: LedgerPort | None, *, environ: dict[
     clock = clock_from_env(site.timezone, env)
     last = journal.get_meta("last_tick")
     if last and clock.speed not in (0.0, 1.0):
-        from datetime import datetime
-
         t = datetime.fromisoformat(last)
         if t > clock.now():
             clock.resume_from(t)

@@ -17,7 +17,11 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from engine.timezone import site_tz
 from engine.errors import FieldError
+from engine.runtime.headless import HeadlessError, parse_outage, run_day
+from engine.site.model import load_site
+from engine.site.store import DEFAULT_SITE
 
 __all__ = ["main"]
 
@@ -44,10 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(argv) if argv is not None else None)
-    from engine.runtime.headless import HeadlessError, parse_outage, run_day
-    from engine.site.model import load_site
-    from engine.site.store import DEFAULT_SITE
-
     def fail(msg: str) -> int:
         sys.stderr.write(" ".join(str(msg).split()) + "\n")
         return 2
@@ -64,8 +64,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(f"--site: cannot read {args.site!r} ({exc.strerror or exc})")
     chargers = (args.chargers or os.environ.get("EV_CHARGERS") or "sim").strip().lower()
     try:
-        from engine.timezone import site_tz
-
         parse_outage(args.chain_outage, day, site_tz(site.timezone))
         figures = run_day(site, day, state=Path(args.state) if args.state else None, chain=not args.no_chain,
                           chargers=chargers, outage=args.chain_outage, seed=args.seed,

@@ -1,6 +1,7 @@
-"""One cabinet's decision from what was measured: the scenario, the plan, the setpoints.
+"""One cabinet's decision from what was measured: what to plan, the scenario, the setpoints.
 
-This is the seam through which the live loop (and the kiosk's quotes) drive the engine:
+The pieces of the control loop (:mod:`engine.runtime.loop`, which the live site and the
+replay's ``mpc`` both run) and of the kiosk's quotes:
 
 * :func:`session_spec` turns an open session and its metered energy into what the engine
   plans: while its promise runs, the rest of the promise, guaranteed (stage 1); after it is
@@ -9,8 +10,8 @@ This is the seam through which the live loop (and the kiosk's quotes) drive the 
 * :func:`cabinet_scenario` builds the cabinet's scenario from ``now`` (PV, other load and prices
   from the site's profiles, the battery's energy now, the measured draw of uncontrolled charge
   points added to the other load);
-* :func:`decide` plans it (:func:`engine.plan_cabinet`) and returns the setpoints (the plan's
-  periods per charge point) and the plan segments shown to drivers;
+* :class:`Decision` is a plan turned into setpoints (the plan's periods per charge point) and
+  the plan segments shown to drivers; :func:`split_by_deadline` splits a plan's load among cars;
 * :func:`guard` caps setpoints so that the cabinet's measured import stays under its threshold
   (as evcc's circuit does), whatever the plan assumed.
 
@@ -30,10 +31,11 @@ import numpy as np
 from engine.runtime.journal import SessionRecord
 from engine.chargers import Setpoint
 from engine.optimize.scenario import Scenario, SessionSpec
+from engine.optimize.tiebreak import deadline_split
 from engine.site.model import Site
 from engine.site.to_scenario import scenario_for_group
 
-__all__ = ["CarState", "Decision", "session_spec", "cabinet_scenario", "decide", "guard", "EPS_KWH"]
+__all__ = ["CarState", "Decision", "session_spec", "cabinet_scenario", "split_by_deadline", "guard", "EPS_KWH"]
 
 EPS_KWH = 1e-3
 #: Split each plan's load among cars earliest deadline first (time-consistent re-planning:
@@ -89,6 +91,10 @@ class CarState:
             return True
         return False
 
+    def in_promise(self, now: datetime, eps_kwh: float = EPS_KWH) -> bool:
+        """Its promise still runs at ``now``: before the stated departure, more than ``eps_kwh`` left."""
+        return self.session.in_promise(now) and self.promise_left_kwh > eps_kwh
+
     @property
     def promise_left_kwh(self) -> float:
         return max(0.0, self.session.guaranteed_kwh - self.delivered_kwh)
@@ -142,28 +148,31 @@ def promise_deadline(arrival: datetime, departure: datetime) -> datetime:
 
 
 def session_spec(car: CarState, now: datetime, step_minutes: float, horizon: int, *,
-                 quote: bool = False) -> SessionSpec | None:
+                 quote: bool = False, margin: bool = True, eps_kwh: float = EPS_KWH) -> SessionSpec | None:
     """What the engine plans for this car from ``now`` (None: nothing to plan).
 
-    A promise's window ends at its promise deadline, counted in whole steps from ``now``: rounded
-    down when quoting, up when planning. Plans start wherever ``now`` falls, so rounding down at
-    every re-plan would lose part of a step of every car's window each time (and make a tight
-    promise infeasible); rounding up stays within the margin before the stated departure.
+    A promise's window ends at its promise deadline (``margin``; else at the stated departure),
+    counted in whole steps from ``now``: rounded down when quoting, up when planning. Plans start
+    wherever ``now`` falls, so rounding down at every re-plan would lose part of a step of every
+    car's window each time (and make a tight promise infeasible); rounding up stays within the
+    margin before the stated departure. Energies up to ``eps_kwh`` count as nothing [kWh].
     """
     if car.faulted or car.uncontrolled:
         return None
     s = car.session
     max_kw = car.accept_kw
     dep = min(steps_until(now, s.departure, step_minutes), horizon)
-    if s.in_promise(now) and car.promise_left_kwh > EPS_KWH and dep >= 1:
-        early = min(steps_until(now, promise_deadline(s.arrival, s.departure), step_minutes, up=not quote), horizon)
-        if early >= 1:  # always the margin's deadline, even when it no longer holds: the plan then
-            dep = early  # gives the car all it can before it, rather than deferring it (docs/runtime.md)
+    if car.in_promise(now, eps_kwh) and dep >= 1:
+        if margin:
+            early = min(steps_until(now, promise_deadline(s.arrival, s.departure), step_minutes, up=not quote),
+                        horizon)
+            if early >= 1:  # always the margin's deadline, even when it no longer holds: the plan then
+                dep = early  # gives the car all it can before it, rather than deferring it (docs/runtime.md)
         energy = min(car.promise_left_kwh, car.need_left_kwh) if s.requested_kwh > 0 else car.promise_left_kwh
         return SessionSpec(id=s.id, cp=s.cp, arrival_step=0, departure_step=dep, energy_kwh=energy,
                            max_kw=max_kw, guaranteed=True)
     need = car.need_left_kwh
-    if need <= EPS_KWH:
+    if need <= eps_kwh:
         return None
     end = dep if dep >= 1 else 1  # after the stated departure: one step at a time
     return SessionSpec(id=s.id, cp=s.cp, arrival_step=0, departure_step=end, energy_kwh=need, max_kw=max_kw)
@@ -213,6 +222,11 @@ class Decision:
         Planned grid import per step [kW].
     solve_seconds : float
     guarantees_met : bool
+    power_kw : dict
+        Session id -> the plan's power per step [kW], as split among cars (the setpoints are
+        these, rounded down to 0.1 W).
+    guaranteed : frozenset of str
+        Sessions planned as promises (guaranteed).
     """
 
     cabinet: str
@@ -225,6 +239,8 @@ class Decision:
     import_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
     solve_seconds: float = 0.0
     guarantees_met: bool = True
+    power_kw: dict[str, np.ndarray] = field(default_factory=dict)
+    guaranteed: frozenset[str] = frozenset()
 
     def end(self) -> datetime:
         return self.start + timedelta(minutes=self.step_minutes * max(len(self.import_kw), 1))
@@ -248,48 +264,6 @@ class Decision:
         return float(b[k]) if 0 <= k < b.size else 0.0
 
 
-def decide(
-    site: Site,
-    cabinet: str,
-    now: datetime,
-    cars: Sequence[CarState],
-    *,
-    step_minutes: int = 5,
-    battery_energy_kwh: float | None = None,
-) -> Decision:
-    """Plan ``cabinet`` from ``now`` for these cars; setpoints for every car's charge point."""
-    from engine.optimize.planner import plan_cabinet
-
-    horizon_cap = MAX_HORIZON_H * 60 // step_minutes
-    specs = [sp for sp in (session_spec(c, now, step_minutes, horizon_cap) for c in cars) if sp is not None]
-    uncontrolled = float(sum(c.power_kw for c in cars if c.uncontrolled))
-    d = Decision(cabinet, now, step_minutes)
-    sc = cabinet_scenario(site, cabinet, now, specs, step_minutes=step_minutes,
-                          battery_energy_kwh=battery_energy_kwh, uncontrolled_kw=uncontrolled)
-    plan = plan_cabinet(sc, cabinet, specs)
-    d.solve_seconds = plan.solve_seconds
-    d.guarantees_met = bool(plan.guarantees_met)
-    d.import_kw = np.asarray(plan.grid_import_kw, float)
-    d.battery_kw = np.asarray(plan.battery_charge_kw, float) - np.asarray(plan.battery_discharge_kw, float)
-    bat = sc.cabinets[0].battery
-    if bat is not None:
-        d.battery_energy_kwh = np.concatenate([[bat.energy_kwh], np.asarray(plan.battery_energy_kwh, float)])
-    planned, _ = split_by_deadline(sc, specs, plan)
-    for c in cars:
-        s = c.session
-        p = planned.get(s.id)
-        if p is None:
-            sched: tuple[float, ...] = (0.0,)
-        else:
-            sched = tuple(math.floor(float(x) * 1e4) / 1e4 for x in np.maximum(p, 0.0))  # never above the plan
-        if c.uncontrolled:
-            continue
-        d.setpoints.append(Setpoint(s.cp, sched[0], now, step_minutes, sched))
-        d.segments[s.id] = {"start": now.isoformat(), "step_minutes": step_minutes, "base_kwh": c.delivered_kwh,
-                            "power_kw": list(sched)}
-    return d
-
-
 def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) -> tuple[dict[str, np.ndarray], bool]:
     """The plan's power per session [kW], its load re-split earliest deadline first, and whether
     the split solved (else the engine's own split is returned).
@@ -303,7 +277,6 @@ def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) ->
     planned = {sp.id: np.asarray(sp.power_kw, float) for sp in plan.sessions}
     if len(specs) <= 1 or not SPLIT_BY_DEADLINE:
         return planned, True
-    from engine.optimize.tiebreak import deadline_split
 
     rated = {cp.id: cp.rated_kw for cp in scenario.charge_points}
     power = np.array([planned[sp.id] for sp in specs])

@@ -26,11 +26,14 @@ from typing import Any, Callable, Sequence
 
 from engine.timezone import site_tz
 from engine.errors import FieldError
+from engine.kiosk import Kiosk, KioskError
 from engine.ledger import LedgerError, LedgerPort
+from engine.replay.acn import read_sessions
 from engine.runtime.cars import Car
 from engine.runtime.clock import SteppableClock
 from engine.runtime.journal import Journal
 from engine.chargers import make_chargers
+from engine.ledger import connect_ledger
 from engine.runtime.site_runtime import SiteRuntime
 from engine.site.model import Site
 
@@ -112,8 +115,6 @@ class OutageLedger:
 
 def arrivals_for_day(site: Site, day: date, sessions_paths: Sequence[str] | None = None) -> list[Arrival]:
     """The day's real ACN sessions on the site's charge points (site local day)."""
-    from engine.replay.loader import read_sessions
-
     tz = site_tz(site.timezone)
     raw, _ = read_sessions(sessions_paths)
     cps = {a.id for a in site.charge_points}
@@ -166,8 +167,6 @@ class DayDriver:
                  outage: tuple[datetime, datetime] | None = None, seed: int = 0,
                  arrivals: list[Arrival] | None = None, progress: Callable[[str], None] | None = None,
                  step_minutes: int = 5, charger_options: dict[str, Any] | None = None) -> None:
-        from engine.kiosk import Kiosk
-
         self.site = site
         self.day = day
         self.tz = site_tz(site.timezone)
@@ -207,8 +206,6 @@ class DayDriver:
         return min(max(a.stated_departure, lo), hi)
 
     def _arrive(self, a: Arrival, now: datetime) -> None:
-        from engine.kiosk import KioskError
-
         try:
             s, q = self.kiosk.book(a.cp, self._stated(a), a.requested_kwh, now, origin="headless", session_id=a.id)
         except KioskError as exc:
@@ -343,8 +340,6 @@ def run_day(site: Site, day: date, *, state: Path | None = None, chain: bool = T
     folder = Path(state) if state is not None else Path(tempfile.mkdtemp(prefix="ev-headless-"))
     ledger = None
     if chain:
-        from engine.ledger import connect_ledger
-
         if progress:
             progress("starting the embedded chain and registering the site")
         ledger = connect_ledger(rpc_url="", state_dir=folder / "chain-state")

@@ -17,12 +17,13 @@ open, so nothing booked before is lost.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -30,7 +31,7 @@ from engine.errors import FieldError
 from engine.ledger import SignedWrite, Status, StatusReport, TxReceipt
 from engine.chargers import ChargerEvent, ChargerReading
 
-__all__ = ["Journal", "SessionRecord", "OutboxRow", "JournalError", "JOURNAL_NAME"]
+__all__ = ["Journal", "SessionRecord", "OutboxRow", "JournalError", "JOURNAL_NAME", "read_jsonl_sessions"]
 
 JOURNAL_NAME = "journal.sqlite"
 
@@ -169,6 +170,78 @@ class SessionRecord:
             d[k] = datetime.fromisoformat(d[k]) if d.get(k) else None
         d["car"] = json.loads(d["car"]) if d.get("car") else None
         return cls(**{f.name: d.get(f.name, f.default) for f in fields(cls)})
+
+
+def read_jsonl_sessions(path: str | os.PathLike[str], tz: tzinfo | None = None,
+                        ) -> tuple[list[SessionRecord], dict[str, int]]:
+    """The sessions of an old ``sessions.jsonl`` (one booked kiosk session per line).
+
+    The one reader of that file: the journal migrates it on its first open, the replay reads it
+    (``--journal``). Each line holds ``id``, ``cp``, ``arrival``, ``departure`` (stated) and
+    ``requested_kwh``, and may hold ``cabinet``, ``guaranteed_kwh`` (0 when absent) and the
+    driver's battery and SOC. Blank lines are ignored; any other line that is not a valid session
+    is counted under its reason: ``unparseable`` (bad JSON, a missing field, a torn last line),
+    ``negative or NaN energy``, ``departure <= arrival``, ``duplicate session_id``.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    tz : tzinfo, optional
+        Zone of times written without an offset (default: left naive).
+
+    Returns
+    -------
+    records : list of SessionRecord
+        In file order, state ``open``.
+    skipped : dict
+        Reason -> lines skipped.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    """
+    records: list[SessionRecord] = []
+    skipped: dict[str, int] = {}
+    seen: set[str] = set()
+
+    def skip(reason: str) -> None:
+        skipped[reason] = skipped.get(reason, 0) + 1
+
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            s = SessionRecord(
+                id=str(d["id"]), cp=str(d["cp"]), cabinet=str(d.get("cabinet") or ""),
+                arrival=datetime.fromisoformat(str(d["arrival"])), departure=datetime.fromisoformat(str(d["departure"])),
+                requested_kwh=float(d["requested_kwh"]), guaranteed_kwh=float(d.get("guaranteed_kwh") or 0.0),
+                battery_kwh=d.get("battery_kwh"), soc_now_pct=d.get("soc_now_pct"),
+                soc_target_pct=d.get("soc_target_pct"), origin="kiosk",
+            )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            skip("unparseable")
+            continue
+        if tz is not None:
+            s = replace(s, arrival=s.arrival if s.arrival.tzinfo else s.arrival.replace(tzinfo=tz),
+                        departure=s.departure if s.departure.tzinfo else s.departure.replace(tzinfo=tz))
+        try:
+            backwards = s.departure <= s.arrival
+        except TypeError:  # one time with an offset, the other without
+            skip("unparseable")
+            continue
+        if not math.isfinite(s.requested_kwh) or s.requested_kwh < 0:
+            skip("negative or NaN energy")
+        elif backwards:
+            skip("departure <= arrival")
+        elif s.id in seen:
+            skip("duplicate session_id")
+        else:
+            seen.add(s.id)
+            records.append(s)
+    return records, skipped
 
 
 @dataclass(frozen=True)
@@ -326,31 +399,18 @@ class Journal:
         return SessionRecord.from_row(rows[0]) if rows else None
 
     def _migrate_jsonl(self) -> None:
-        """Read an old ``sessions.jsonl`` once (every parseable line; torn lines are counted)."""
+        """Read an old ``sessions.jsonl`` once (every valid line; the others are counted)."""
         old = self.folder / "sessions.jsonl"
         if not old.exists() or self.get_meta("migrated_jsonl"):
             return
-        kept = bad = 0
+        records, skipped = read_jsonl_sessions(old)
         with self.transaction() as c:
-            for line in old.read_text(errors="replace").splitlines():
-                try:
-                    d = json.loads(line)
-                    s = SessionRecord(
-                        id=str(d["id"]), cp=str(d["cp"]), cabinet=str(d["cabinet"]),
-                        arrival=datetime.fromisoformat(d["arrival"]), departure=datetime.fromisoformat(d["departure"]),
-                        requested_kwh=float(d["requested_kwh"]), guaranteed_kwh=float(d["guaranteed_kwh"]),
-                        battery_kwh=d.get("battery_kwh"), soc_now_pct=d.get("soc_now_pct"),
-                        soc_target_pct=d.get("soc_target_pct"), origin="kiosk",
-                    )
-                except (ValueError, TypeError, KeyError):
-                    bad += 1
-                    continue
+            for s in records:
                 row = s.to_row()
                 c.execute(f"INSERT OR IGNORE INTO sessions({', '.join(row)}) VALUES({', '.join('?' * len(row))})",
                           tuple(row.values()))
-                kept += 1
             c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('migrated_jsonl', ?)",
-                      (json.dumps({"sessions": kept, "unreadable_lines": bad}),))
+                      (json.dumps({"sessions": len(records), "unreadable_lines": sum(skipped.values())}),))
 
     # -- measurements, setpoints, events --------------------------------------------------------------
     def add_readings(self, readings: Iterable[ChargerReading], sessions: dict[str, str | None]) -> None:

@@ -10,9 +10,10 @@ charger port (:mod:`engine.chargers`), the clock and the outbox to SC2
 2. updates each open session from what was *measured*, learns a car's own power limit when it
    draws less than its limit (taper above ~80 % SOC, a small on-board charger), and marks a
    charge point that draws more than its limit as uncontrolled (planned as other load);
-3. re-plans the cabinets that need it (:func:`engine.runtime.controller.decide`): on every
-   event, a booking, a threshold change, a car off its plan by more than ``DRIFT_KWH``, a
-   learned limit, the end of a plan, or a car past its stated departure;
+3. re-plans the cabinets that need it through the control loop (:class:`engine.runtime.loop.ControlLoop`,
+   the one the replay's ``mpc`` runs too): on every event, a booking, a threshold change, a car
+   off its plan by more than ``DRIFT_KWH``, a learned limit (all marked here), the end of a
+   plan, a car past its stated departure or a promise that ended with need left (the loop's own);
 4. caps the limits so that the cabinet's measured import stays under its threshold (the guard)
    and applies them;
 5. queues statuses for SC2 (dead-band, changes, heartbeat) and records the cabinets' loads.
@@ -38,9 +39,10 @@ import numpy as np
 from engine.ledger import LedgerPort, Status, StatusReport
 from engine.runtime.cars import Car
 from engine.runtime.clock import Clock
-from engine.runtime.controller import CarState, Decision, decide, guard
+from engine.runtime.controller import CarState, Decision, guard
 from engine.runtime.journal import Journal, SessionRecord
 from engine.chargers import ChargerEvent, ChargerPort, ChargerReading, EventKind, Setpoint
+from engine.runtime.loop import ControlLoop, site_scenario
 from engine.runtime.telemetry import FlushResult, Outbox, status_changes
 from engine.site.model import Site
 from engine.site.profiles import asset_profile_kw
@@ -105,12 +107,11 @@ class SiteRuntime:
         self.plug_on_booking = bool(plug_on_booking)
         self.lock = threading.RLock()
         self.cars: dict[str, CarState] = {}  # by charge point
-        self.decisions: dict[str, Decision] = {}
+        self.loop = ControlLoop(self.step_minutes)
         self.applied: dict[str, Setpoint] = {}
         self.readings: dict[str, ChargerReading] = {}
         self.battery_kwh: dict[str, float] = dict(journal.get_meta("battery_kwh", {}) or {})
         self.pv_today: dict[str, list] = dict(journal.get_meta("pv_today", {}) or {})
-        self.dirty: set[str] = set()
         self.replans = 0
         self.replan_ms: list[float] = []
         self.overload_kwh: dict[str, float] = {}
@@ -120,6 +121,16 @@ class SiteRuntime:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._resume()
+
+    @property
+    def decisions(self) -> dict[str, Decision]:
+        """Cabinet -> its current plan turned into setpoints (the control loop's)."""
+        return self.loop.decisions
+
+    @property
+    def dirty(self) -> set[str]:
+        """Cabinets marked for a re-plan at the next tick (the control loop's)."""
+        return self.loop.dirty
 
     # -- start-up ---------------------------------------------------------------------------------
     def _resume(self) -> None:
@@ -266,24 +277,14 @@ class SiteRuntime:
     def _replan(self, site: Site, now: datetime, rep: TickReport) -> None:
         for cab in sorted({c.id for c in site.cabinets}):
             cars = [c for cp, c in self.cars.items() if site.asset(cp).cabinet == cab]
-            d = self.decisions.get(cab)
-            need = cab in self.dirty
-            if not need and cars:
-                if d is None or now >= d.end():
-                    need = True
-                elif any(now >= c.session.departure and c.need_left_kwh > 1e-3 for c in cars):
-                    need = True  # past the stated departure: one step at a time
-            if not need:
+            if not self.loop.due(cab, now, cars):
                 continue
-            self.dirty.discard(cab)
-            if not cars:
-                self.decisions.pop(cab, None)
-                continue
-            bat = self._battery_now(site, cab, now)
             t0 = time.perf_counter()
-            d = decide(site, cab, now, cars, step_minutes=self.step_minutes, battery_energy_kwh=bat)
+            scenario = site_scenario(site, cab, self.step_minutes, self._battery_now(site, cab, now))
+            d = self.loop.step(cab, now, cars, scenario)
+            if d is None:  # no car left: no plan
+                continue
             ms = (time.perf_counter() - t0) * 1000
-            self.decisions[cab] = d
             self.journal.save_plans(d.segments)
             self.replans += 1
             self.replan_ms.append(ms)

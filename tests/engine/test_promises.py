@@ -20,8 +20,9 @@ from engine.promises import (
 from engine.replay.kpi import session_met
 from engine.replay.mpc import ModelPredictive
 from engine.replay.simulate import simulate
-from engine.replay.strategies import ReplayProblem, make_strategy
 from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
+from engine.replay.problem import ReplayProblem
+from engine.replay.strategies import make_strategy
 
 TZ = ZoneInfo("America/Los_Angeles")
 WED = datetime(2019, 5, 8, tzinfo=TZ)  # a Wednesday

@@ -159,7 +159,7 @@ def test_journal_without_start_covers_its_own_days(tmp_path, capsys):
 
 
 def test_quote_order_config_is_validated():
-    from engine.replay.loader import ReplayError
+    from engine.replay.problem import ReplayError
     from engine.replay.simulate import ReplayConfig
 
     with pytest.raises(ReplayError, match="--quote-order"):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from engine.replay.kpi import KPI_KEYS, compute_kpis, session_met
-from engine.replay.loader import ACN_TZ, ReplayError
+from engine.replay.acn import ACN_TZ
+from engine.replay.problem import ReplayError
 from engine.replay.tariff import DEFAULT_TARIFF, available_tariffs, load_tariff
 
 SPEC_KEYS = ["algorithm", "sessions", "requested_kwh", "deliverable_kwh", "delivered_kwh", "energy_delivered_pct",

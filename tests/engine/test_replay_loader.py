@@ -8,14 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.replay.loader import (
-    DATA_DIR,
-    ReplayError,
-    default_paths,
-    load_window,
-    read_sessions,
-    select_window,
-)
+from engine.replay.acn import DATA_DIR, default_paths, read_sessions
+from engine.replay.loader import load_window
+from engine.replay.problem import ReplayError
+from engine.replay.window import select_window
 
 HEADER = ("arrival,departure,requested_energy (kWh),delivered_energy (kWh),station_id,session_id,"
           "estimated_departure,claimed\n")
@@ -143,7 +139,8 @@ def test_real_day_loads_and_bad_options():
 def test_kiosk_journal_replays_like_acn_sessions(tmp_path):
     from datetime import datetime
 
-    from engine.replay.loader import ACN_TZ, read_journal
+    from engine.replay.acn import ACN_TZ
+    from engine.replay.site_journal import read_journal
     from engine.replay.simulate import ReplayConfig, run_replay
     from engine.runtime.journal import SessionRecord
 
@@ -173,7 +170,8 @@ def test_kiosk_journal_replays_like_acn_sessions(tmp_path):
 def test_live_sqlite_journal_replays_with_real_departures_and_metered_energy(tmp_path):
     from datetime import datetime
 
-    from engine.replay.loader import ACN_TZ, read_journal
+    from engine.replay.acn import ACN_TZ
+    from engine.replay.site_journal import read_journal
     from engine.runtime.journal import Journal, SessionRecord
 
     j = Journal(tmp_path)

@@ -6,9 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.replay.loader import ReplayError
+from engine.replay.problem import ReplayError
 from engine.replay.simulate import simulate
-from engine.replay.strategies import ALGORITHMS, ReplayProblem, greedy_fill, make_strategy, water_fill
+from engine.replay.problem import ReplayProblem
+from engine.replay.strategies import ALGORITHMS, greedy_fill, make_strategy, water_fill
 
 TOL = 1e-6
 

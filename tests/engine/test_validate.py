@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.errors import FieldError
-from engine.validate import by_id, describe, replace_by_id, finite, integer, is_number, number, text
+from engine.validate import by_id, choice, describe, replace_by_id, finite, integer, is_number, number, text
 
 
 class MyError(FieldError):
@@ -95,3 +95,10 @@ def test_by_id() -> None:
 def test_describe_keeps_messages_short() -> None:
     assert describe("x" * 100) == "str"
     assert describe([1]) == "list [1]"
+
+
+def test_choice_names_the_field_and_the_options():
+    assert choice("edf", "--algorithm", ("edf", "llf")) == "edf"
+    for bad in ("fifo", None, 3):
+        with pytest.raises(MyError, match=r"^--algorithm: must be one of edf, llf, got "):
+            choice(bad, "--algorithm", ("edf", "llf"), error=MyError)

@@ -11,7 +11,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from engine.runtime.controller import CarState, decide
+from engine.runtime.controller import CarState
+from engine.runtime.loop import decide
 from engine.runtime.journal import Journal
 from tests.runtime.conftest import NOW, Rig
 
