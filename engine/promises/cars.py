@@ -40,6 +40,8 @@ EPS_KWH = 1e-6
 
 @dataclass
 class Car:
+    """One driver of the admission model (fields commented below; energies [kWh], steps from now)."""
+
     key: str  # charge point
     sid: str
     lo: int

@@ -69,6 +69,7 @@ from engine.promises.cars import (
     rate_kw,
 )
 from engine.promises.forecast import Forecast
+from engine.promises.overdue import overdue_cars
 from engine.scenario import Scenario, SessionSpec
 
 __all__ = [
@@ -159,6 +160,7 @@ def decide_promises(
     policy: str = DEFAULT_POLICY,
     *,
     forecast_max_kw: float | None = None,
+    overdue: Sequence[SessionSpec] = (),
 ) -> PromiseResult:
     """Decide the promises of arriving drivers (and raise present ones) on one cabinet.
 
@@ -183,6 +185,11 @@ def decide_promises(
     forecast_max_kw : float, optional
         Power of an expected arrival without its own [kW]; default the largest rating of the
         cabinet's charge points.
+    overdue : sequence of SessionSpec, optional
+        Cars still plugged in after their stated departure, ``energy_kwh`` each one's remaining
+        need [kWh] (windows ignored): never promised, but kept room for in the admission as if
+        they stayed :data:`engine.promises.overdue.OVERSTAY_MINUTES` more; while one needs
+        energy no promise is raised (``upgrades``). Not part of ``present``.
 
     Returns
     -------
@@ -201,6 +208,7 @@ def decide_promises(
     t0 = time.perf_counter()
     spec = _SPECS[policy]
     cars = group_present(scenario, present)
+    late = overdue_cars(scenario, overdue) if spec else []
     promised = {c.key: c.floor for c in cars}
     reqs = [r for r in requests]
     dt = float(scenario.dt_hours)
@@ -212,7 +220,7 @@ def decide_promises(
         req_cars.append(Car(r.cp, r.id, lo, hi, rate, need, 0.0, "request",
                              score=1.0 if need >= float(r.energy_kwh) - 1e-9 else PHYSICAL_WEIGHT,
                              promise_kw=r.max_kw))
-    horizon = max([c.hi for c in cars + req_cars] + [1])
+    horizon = max([c.hi for c in cars + late + req_cars] + [1])
     decisions: list[PromiseDecision | None] = [None] * len(reqs)
     upgrades: dict[str, float] = {}
     expected_served = 0.0
@@ -221,7 +229,7 @@ def decide_promises(
     def exact(i: int, energy: float) -> float:
         return min(energy, quote_kwh(scenario, guaranteed_specs(cars + req_cars, promised), reqs[i], energy))
 
-    everyone = [c for c in cars] + [c for c in req_cars if c.need > EPS_KWH]
+    everyone = cars + late + [c for c in req_cars if c.need > EPS_KWH]
     expected = expected_cars(scenario, cabinet_id, forecast, horizon, forecast_max_kw) if spec and spec["forecast"] else []
     quick = fits_at_full_rate(scenario, cabinet_id, everyone + expected, horizon)
     if spec is None or quick:  # fcfs, or nothing competes: min(need, quote) in order
@@ -237,7 +245,7 @@ def decide_promises(
         return PromiseResult(tuple(decisions), {}, policy, time.perf_counter() - t0)  # type: ignore[arg-type]
 
     # --- admission MILP ---------------------------------------------------------------------
-    allc = cars + [c for c in req_cars if c.need > EPS_KWH] + expected
+    allc = cars + late + [c for c in req_cars if c.need > EPS_KWH] + expected
     grid = max(1, int(round(FORECAST_GRID_MINUTES / float(scenario.step_minutes))))
     model = AdmissionModel(scenario, cabinet_id, allc, grid)
     need_max = max([c.need for c in allc] + [EPS_KWH])
@@ -272,7 +280,7 @@ def decide_promises(
     index = {id(c): k for k, c in enumerate(allc)}
     for c in cars:
         k = index[id(c)]
-        if k in admitted and c.need > c.floor + EPS_KWH:
+        if k in admitted and c.need > c.floor + EPS_KWH and not late:
             others = [s for s in guaranteed_specs(cars + req_cars, promised) if s.cp != c.key]
             req = SessionSpec(id=c.sid, cp=c.key, arrival_step=c.lo, departure_step=c.hi, energy_kwh=c.need)
             q = min(c.need, quote_kwh(scenario, others, req, c.need))

@@ -28,7 +28,9 @@
   2.7 pp over its week at 25 kW under SCE TOU-EV-8). ``prices=True`` gives the engine the
   tariff. ``energy_cost`` is always measured with the tariff;
 - a car still plugged in after the deadline it told (``--departure estimated``) is no longer
-  guaranteed and is planned as if leaving at the next step, every step until it leaves;
+  promised anything and is planned as if leaving at the next step, every step until it leaves;
+  that step is guaranteed in the plan as far as the promises allow, earliest told deadline
+  first, and the policy keeps room for it (:mod:`engine.promises.overdue`, ``docs/promises.md``);
 - ``replan="every"`` re-plans at every step; ``replan="events"`` (default) only when something
   changes: an arrival, a car leaving before its told deadline, a told deadline passing with the
   car still there, a promised part completed, or the end of the current plan. Between events
@@ -81,6 +83,7 @@ from engine.promises import (
     decide_promises,
     forecast_from_history,
 )
+from engine.promises.overdue import serve_overdue_first
 from engine.replay.strategies import ReplayProblem, StepView
 from engine.runtime.controller import split_by_deadline
 from engine.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
@@ -305,7 +308,12 @@ class ModelPredictive:
         arrived = self._arrival_order(view)
         cars = [j for j in others if view.remaining_kwh[j] > EPS_KWH]
         present: list[SessionSpec] = []
+        overdue: list[SessionSpec] = []  # past their stated departure: see engine.promises.overdue
         for j in cars:
+            if pr.deadline_step[j] <= t:
+                overdue.append(SessionSpec(id=f"{j}+", cp=f"cp{j}", arrival_step=0, departure_step=1,
+                                           energy_kwh=float(view.remaining_kwh[j])))
+                continue
             hi = self._window_end(j, t) - t
             rem = float(view.remaining_kwh[j])
             g = 0.0
@@ -323,7 +331,7 @@ class ModelPredictive:
         sc = _scenario(pr, t, horizon, cars + arrived, self.prices)
         t_pol = time.perf_counter()
         forecast = self._forecast(t, horizon)
-        res = decide_promises(sc, SITE_CABINET, present, reqs, forecast, self.policy)
+        res = decide_promises(sc, SITE_CABINET, present, reqs, forecast, self.policy, overdue=overdue)
         self.policy_seconds.append((t, len(cars) + len(arrived), time.perf_counter() - t_pol))
         for i, d in zip(arrived, res.decisions):
             self.promised_kwh[i] = d.promised_kwh
@@ -349,6 +357,9 @@ class ModelPredictive:
         horizon = max(s.departure_step for s in specs)
         used = [int(s.id) for s in specs]
         sc = _scenario(pr, t, horizon, used, self.prices)
+        late = sorted((i for i in used if pr.deadline_step[i] <= t), key=lambda i: (int(pr.deadline_step[i]), i))
+        if late:  # their next step first, as far as the promises allow
+            specs = serve_overdue_first(sc, specs, [str(i) for i in late])
         cab = _plan_cabinet(sc, specs)
         if self.tiebreak == "deadline":  # the live loop's seam: plan -> powers (engine.runtime.controller)
             powers, ok = split_by_deadline(sc, specs, cab)
