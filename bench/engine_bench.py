@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from engine.optimize.cabinet_input import cabinet_input  # noqa: E402
 from engine.optimize.highs import LpHandle
 from engine.optimize.lp_model import build_model
-from engine.optimize.cabinet_input import cabinet_input  # noqa: E402
 from engine.optimize.planner import plan  # noqa: E402
 from engine.optimize.quote import quote  # noqa: E402
 from engine.optimize.scenario import Scenario, SessionSpec

@@ -74,8 +74,8 @@ def _timed_mpc(policy: str, target: int):
 def run_day(job: tuple) -> list[dict]:
     """Replay one day at every threshold; one result dict per threshold."""
     from engine.promises import DEFAULT_POLICY
-    from engine.replay.kpi import promise_kept, session_met
     from engine.replay import default_paths, load_window
+    from engine.replay.kpi import promise_kept, session_met
     from engine.replay.mpc import ModelPredictive
     from engine.replay.simulate import ReplayConfig, build_problem, run_replay, simulate
 

@@ -52,7 +52,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers; at run time names load lazily
-    from engine.optimize.planner import CabinetPlan, Plan, SessionPlan, plan, plan_cabinet, solve_cabinet
+    from engine.optimize.planner import (
+        CabinetPlan,
+        Plan,
+        SessionPlan,
+        plan,
+        plan_cabinet,
+        solve_cabinet,
+    )
     from engine.optimize.quote import Quote, quote, quote_max_kwh
     from engine.optimize.scenario import (
         BatterySpec,

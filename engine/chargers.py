@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from engine.errors import FieldError
-from engine.registry import load_by_name
 from engine.ledger import Status
+from engine.registry import load_by_name
 
 __all__ = [
     "ChargerReading",

@@ -24,8 +24,6 @@ from engine.optimize.planner import plan
 from engine.optimize.quote import quote
 from engine.optimize.scenario import ScenarioError
 from engine.optimize.scenario_json import load_scenario
-from engine.replay.cli import main as replay_main
-from engine.runtime.cli import main as run_main
 
 __all__ = ["main", "build_parser"]
 
@@ -78,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _replay(argv: list[str]) -> int:
+    # loaded on demand: an installation may leave the replay (and its data) out, and `plan` and
+    # `quote` must work there; a failed import is then a clear error, not a traceback
+    try:
+        from engine.replay.cli import main as replay_main
+    except ImportError as exc:
+        sys.stderr.write(f"replay: not available in this installation ({exc})\n")
+        return EXIT_INPUT
+    return int(replay_main(argv) or 0)
+
+
 def _fail(message: str) -> int:
     sys.stderr.write(" ".join(str(message).split()) + "\n")
     return EXIT_INPUT
@@ -98,8 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "replay":
-        return int(replay_main(args_list[1:]) or 0)
+        return _replay(args_list[1:])
     if args_list and args_list[0] == "run":
+        # loaded on demand, as the replay is: `plan` and `quote` never pay for the runtime
+        from engine.runtime.cli import main as run_main
+
         return int(run_main(args_list[1:]) or 0)
     ap = build_parser()
     args = ap.parse_args(args_list)

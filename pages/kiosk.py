@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.kiosk import ASK_BEYOND_HOURS, KioskError, KioskQuote, departure_at, energy_from_soc
+from engine.kiosk import (
+    ASK_BEYOND_HOURS,
+    KioskError,
+    KioskQuote,
+    departure_at,
+    energy_from_soc,
+)
 from engine.site.model import AssetKind
 from pages import ui
 

@@ -16,7 +16,6 @@ from pages import auth, ui
 from pages.deck import build_deck, legend_html
 
 
-
 def _group_day_chart(site: Site, cabinet_id: str) -> None:
     """Today's threshold, PV and other load of a group, as the engine sees them (15-min steps)."""
     day = ui.now().replace(hour=0, minute=0, second=0, microsecond=0)

@@ -17,12 +17,12 @@ from typing import Any
 import streamlit as st
 
 from contracts.service import ChainService
+from engine.files import state_dir
 from engine.kiosk import Kiosk
 from engine.ledger import Status, StatusReport
 from engine.runtime.app import start_runtime
 from engine.runtime.site_runtime import SiteRuntime
 from engine.site.model import Site
-from engine.files import state_dir
 from engine.site.store import SiteStore
 
 STATUS_COLORS: dict[Status, tuple[int, int, int]] = {

@@ -34,9 +34,21 @@ from engine.kiosk.answers import (
 from engine.ledger import Status
 from engine.optimize.quote import quote, quote_max_kwh
 from engine.optimize.scenario import SessionSpec
-from engine.promises import DEFAULT_POLICY, Forecast, PastSession, decide_promises, forecast_from_history
+from engine.promises import (
+    DEFAULT_POLICY,
+    Forecast,
+    PastSession,
+    decide_promises,
+    forecast_from_history,
+)
 from engine.runtime import controller
-from engine.runtime.controller import CarState, cabinet_scenario, promise_deadline, session_spec, steps_until
+from engine.runtime.controller import (
+    CarState,
+    cabinet_scenario,
+    promise_deadline,
+    session_spec,
+    steps_until,
+)
 from engine.runtime.journal import SessionRecord
 from engine.site.model import Asset, AssetKind, Site
 from engine.validate import number

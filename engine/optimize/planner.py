@@ -16,7 +16,12 @@ import numpy as np
 
 from engine.optimize.cabinet_input import CabinetInput, cabinet_input
 from engine.optimize.plans import CabinetPlan, Plan, SessionPlan
-from engine.optimize.scenario import Scenario, ScenarioError, SessionSpec, check_references
+from engine.optimize.scenario import (
+    Scenario,
+    ScenarioError,
+    SessionSpec,
+    check_references,
+)
 from engine.optimize.stages import solve_cabinet
 
 __all__ = ["SessionPlan", "CabinetPlan", "Plan", "plan", "plan_cabinet", "solve_cabinet"]

@@ -22,12 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from engine.optimize.highs import LpHandle
 from engine.optimize.cabinet_input import aggregate, cabinet_input
+from engine.optimize.highs import LpHandle
 from engine.optimize.lp_model import build_model
-from engine.optimize.stages import stage_overload_and_guarantees
-from engine.optimize.scenario import Scenario, ScenarioError, SessionSpec, check_references
+from engine.optimize.scenario import (
+    Scenario,
+    ScenarioError,
+    SessionSpec,
+    check_references,
+)
 from engine.optimize.scenario_json import check_request
+from engine.optimize.stages import stage_overload_and_guarantees
 
 __all__ = ["Quote", "quote", "quote_max_kwh", "FEASIBLE_TOL_KWH"]
 

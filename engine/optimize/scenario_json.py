@@ -17,16 +17,6 @@ import numpy as np
 
 from engine.files import read_json
 from engine.optimize.scenario import (
-    BatterySpec,
-    CabinetSpec,
-    ChargePointSpec,
-    Scenario,
-    ScenarioError,
-    SessionSpec,
-    check_references,
-    step_array,
-)
-from engine.optimize.scenario import (
     MAX_CABINET_STEPS,
     MAX_CABINETS,
     MAX_CHARGE_POINTS,
@@ -40,6 +30,14 @@ from engine.optimize.scenario import (
     MAX_STEP_INDEX,
     MAX_STEP_MINUTES,
     MIN_EFFICIENCY,
+    BatterySpec,
+    CabinetSpec,
+    ChargePointSpec,
+    Scenario,
+    ScenarioError,
+    SessionSpec,
+    check_references,
+    step_array,
 )
 from engine.validate import integer, is_number, number, text
 

@@ -13,7 +13,13 @@ Public API (numpydoc in the modules; measurements in ``docs/promises.md``)
     ``("fcfs", "admit", "admit_reserve", "admit_now")`` / ``"admit"``.
 """
 
-from engine.promises.forecast import DEFAULT_DAYS, ExpectedArrival, Forecast, PastSession, forecast_from_history
+from engine.promises.forecast import (
+    DEFAULT_DAYS,
+    ExpectedArrival,
+    Forecast,
+    PastSession,
+    forecast_from_history,
+)
 from engine.promises.policy import (
     DEFAULT_POLICY,
     POLICIES,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 __all__ = ["PastSession", "ExpectedArrival", "Forecast", "forecast_from_history", "DEFAULT_DAYS"]

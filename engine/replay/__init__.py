@@ -41,10 +41,16 @@ from engine.replay.acn import SITES, LoadReport, default_paths
 from engine.replay.kpi import KPI_KEYS, compute_kpis
 from engine.replay.loader import data_range, load_window
 from engine.replay.problem import ReplayError
-from engine.replay.window import ReplayWindow
-from engine.replay.simulate import DEFAULT_THRESHOLD_KW, ReplayConfig, ReplayResult, replay, run_replay
+from engine.replay.simulate import (
+    DEFAULT_THRESHOLD_KW,
+    ReplayConfig,
+    ReplayResult,
+    replay,
+    run_replay,
+)
 from engine.replay.strategies import ALGORITHMS
 from engine.replay.tariff import DEFAULT_TARIFF, available_tariffs, load_tariff
+from engine.replay.window import ReplayWindow
 
 __all__ = [
     "ALGORITHMS",

@@ -19,7 +19,15 @@ from engine.files import atomic_write_text
 from engine.promises import DEFAULT_POLICY, POLICIES
 from engine.replay.acn import ACN_TZ, SITES, default_paths
 from engine.replay.loader import load_window
-from engine.replay.options import DEMANDS, DEPARTURES, MAX_DAYS, QUOTE_ORDERS, REPLANS, TIEBREAKS, window_options
+from engine.replay.options import (
+    DEMANDS,
+    DEPARTURES,
+    MAX_DAYS,
+    QUOTE_ORDERS,
+    REPLANS,
+    TIEBREAKS,
+    window_options,
+)
 from engine.replay.problem import ReplayError
 from engine.replay.simulate import ReplayConfig, run_replay
 from engine.replay.site_journal import read_journal

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
-from engine.replay.acn import ACN_TZ, LoadReport, RawSession, default_paths, read_sessions
+from engine.replay.acn import (
+    ACN_TZ,
+    LoadReport,
+    RawSession,
+    default_paths,
+    read_sessions,
+)
 from engine.replay.options import window_options
 from engine.replay.problem import ReplayError
 from engine.replay.site_journal import read_journal

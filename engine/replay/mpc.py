@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from engine.optimize.planner import plan_cabinet
+from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 from engine.promises import (
     DEFAULT_DAYS,
     DEFAULT_POLICY,
@@ -30,7 +31,6 @@ from engine.replay.problem import ReplayProblem, StepView
 from engine.runtime.controller import CarState
 from engine.runtime.journal import SessionRecord
 from engine.runtime.loop import ControlLoop, ScenarioOf
-from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 
 __all__ = ["ModelPredictive", "OfflineOptimal", "SITE_CABINET"]
 
@@ -160,7 +160,7 @@ class ModelPredictive:
         self.solve_seconds: list[float] = []
         self.replans = 0
         self.quotes = 0
-        self.loop = ControlLoop(margin=False, split=tiebreak == "deadline", eps_kwh=EPS_KWH)
+        self.loop = ControlLoop(margin=False, split=tiebreak == "deadline", eps_kwh=EPS_KWH, overdue_first=True)
 
     @property
     def tiebreak_fallbacks(self) -> int:
@@ -182,7 +182,8 @@ class ModelPredictive:
         self.redecide_steps = (10**9 if self.redecide_minutes is None
                                else max(1, int(round(self.redecide_minutes / problem.step_minutes))))
         self.loop = ControlLoop(problem.step_minutes, margin=False, split=self.tiebreak == "deadline",
-                                horizon_steps=max(int(problem.horizon_steps), 1), eps_kwh=EPS_KWH)
+                                horizon_steps=max(int(problem.horizon_steps), 1), eps_kwh=EPS_KWH,
+                                overdue_first=True)
         self._cars: dict[int, CarState] = {}
 
     # -- the cars as the control loop sees them --------------------------------------------
@@ -262,7 +263,12 @@ class ModelPredictive:
         arrived = self._arrival_order(view)
         cars = [j for j in others if view.remaining_kwh[j] > EPS_KWH]
         present: list[SessionSpec] = []
+        overdue: list[SessionSpec] = []  # past their stated departure: see engine.promises.overdue
         for j in cars:
+            if pr.deadline_step[j] <= t:
+                overdue.append(SessionSpec(id=f"{j}+", cp=f"cp{j}", arrival_step=0, departure_step=1,
+                                           energy_kwh=float(view.remaining_kwh[j])))
+                continue
             hi = self._window_end(j, t) - t
             rem = float(view.remaining_kwh[j])
             g = 0.0
@@ -280,7 +286,7 @@ class ModelPredictive:
         sc = _scenario(pr, t, horizon, cars + arrived, self.prices)
         t_pol = time.perf_counter()
         forecast = self._forecast(t, horizon)
-        res = decide_promises(sc, SITE_CABINET, present, reqs, forecast, self.policy)
+        res = decide_promises(sc, SITE_CABINET, present, reqs, forecast, self.policy, overdue=overdue)
         self.policy_seconds.append((t, len(cars) + len(arrived), time.perf_counter() - t_pol))
         for i, d in zip(arrived, res.decisions):
             self._promise(i, d.promised_kwh, t, view)

@@ -20,8 +20,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from engine.promises import DEFAULT_POLICY, PastSession
-from engine.replay.kpi import compute_kpis, session_met
 from engine.replay.acn import LoadReport
+from engine.replay.kpi import compute_kpis, session_met
 from engine.replay.loader import load_window
 from engine.replay.options import run_options
 from engine.replay.problem import ReplayProblem, StepView, Strategy

@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 
 from engine.replay.acn import ACN_TZ, MAX_SESSION_HOURS, LoadReport, RawSession
 from engine.replay.problem import ReplayError
-from engine.runtime.journal import JOURNAL_NAME, Journal, JournalError, SessionRecord, read_jsonl_sessions
+from engine.runtime.journal import (
+    JOURNAL_NAME,
+    Journal,
+    JournalError,
+    SessionRecord,
+    read_jsonl_sessions,
+)
 
 __all__ = ["read_journal"]
 

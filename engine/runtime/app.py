@@ -15,12 +15,12 @@ import os
 from datetime import datetime
 from typing import Any
 
+from engine.chargers import make_chargers
+from engine.files import state_dir
 from engine.ledger import LedgerPort
 from engine.runtime.clock import clock_from_env
 from engine.runtime.journal import Journal
-from engine.chargers import make_chargers
 from engine.runtime.site_runtime import SiteRuntime
-from engine.files import state_dir
 from engine.site.store import SiteStore
 
 __all__ = ["build_runtime", "start_runtime"]

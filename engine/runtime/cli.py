@@ -17,11 +17,11 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from engine.timezone import site_tz
 from engine.errors import FieldError
 from engine.runtime.headless import HeadlessError, parse_outage, run_day
 from engine.site.model import load_site
 from engine.site.store import DEFAULT_SITE
+from engine.timezone import site_tz
 
 __all__ = ["main"]
 

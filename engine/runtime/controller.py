@@ -28,10 +28,10 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.runtime.journal import SessionRecord
 from engine.chargers import Setpoint
 from engine.optimize.scenario import Scenario, SessionSpec
 from engine.optimize.tiebreak import deadline_split
+from engine.runtime.journal import SessionRecord
 from engine.site.model import Site
 from engine.site.to_scenario import scenario_for_group
 

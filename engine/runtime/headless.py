@@ -24,18 +24,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from engine.timezone import site_tz
+from engine.chargers import make_chargers
 from engine.errors import FieldError
 from engine.kiosk import Kiosk, KioskError
-from engine.ledger import LedgerError, LedgerPort
+from engine.ledger import LedgerError, LedgerPort, connect_ledger
 from engine.replay.acn import read_sessions
 from engine.runtime.cars import Car
 from engine.runtime.clock import SteppableClock
 from engine.runtime.journal import Journal
-from engine.chargers import make_chargers
-from engine.ledger import connect_ledger
 from engine.runtime.site_runtime import SiteRuntime
 from engine.site.model import Site
+from engine.timezone import site_tz
 
 __all__ = ["HeadlessError", "DayDriver", "Arrival", "OutageLedger", "run_day", "parse_outage", "arrivals_for_day"]
 

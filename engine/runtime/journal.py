@@ -27,9 +27,9 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from engine.chargers import ChargerEvent, ChargerReading
 from engine.errors import FieldError
 from engine.ledger import SignedWrite, Status, StatusReport, TxReceipt
-from engine.chargers import ChargerEvent, ChargerReading
 
 __all__ = ["Journal", "SessionRecord", "OutboxRow", "JournalError", "JOURNAL_NAME", "read_jsonl_sessions"]
 

@@ -31,7 +31,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from engine.chargers import Setpoint
 from engine.optimize.planner import plan_cabinet
+from engine.optimize.scenario import Scenario, SessionSpec
+from engine.promises.overdue import serve_overdue_first
 from engine.runtime.controller import (
     EPS_KWH,
     MAX_HORIZON_H,
@@ -42,8 +45,6 @@ from engine.runtime.controller import (
     session_spec,
     split_by_deadline,
 )
-from engine.chargers import Setpoint
-from engine.optimize.scenario import Scenario, SessionSpec
 from engine.site.model import Site
 
 __all__ = ["ControlLoop", "ScenarioOf", "site_scenario", "decide"]
@@ -72,6 +73,10 @@ class ControlLoop:
         Longest window planned [steps] (default :data:`~engine.runtime.controller.MAX_HORIZON_H`).
     eps_kwh : float
         Energy that counts as nothing: a need or promise left up to it is done [kWh].
+    overdue_first : bool
+        Guarantee, in the plan only, the next step of each car still there after its stated
+        departure, as far as every promise allows, earliest stated departure first
+        (:func:`engine.promises.overdue.serve_overdue_first`; what EDF does with them).
 
     Attributes
     ----------
@@ -88,6 +93,7 @@ class ControlLoop:
     split: bool = SPLIT_BY_DEADLINE
     horizon_steps: int | None = None
     eps_kwh: float = EPS_KWH
+    overdue_first: bool = False
     decisions: dict[str, Decision] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     split_fallbacks: int = 0
@@ -143,6 +149,12 @@ class ControlLoop:
                                             eps_kwh=self.eps_kwh) for c in cars) if sp is not None]
         uncontrolled = float(sum(c.power_kw for c in cars if c.uncontrolled))
         sc = scenario(now, specs, uncontrolled)
+        if self.overdue_first:
+            # past their stated departure with need left, earliest first (ties: the callers' order)
+            late = sorted((c for c in cars if now >= c.session.departure and c.need_left_kwh > self.eps_kwh
+                           and not c.uncontrolled), key=lambda c: c.session.departure)
+            if late:
+                specs = serve_overdue_first(sc, specs, [c.session.id for c in late])
         plan = plan_cabinet(sc, cabinet, specs)
         if self.split:
             powers, ok = split_by_deadline(sc, specs, plan)

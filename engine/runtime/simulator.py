@@ -21,9 +21,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
+from engine.chargers import (
+    ChargerError,
+    ChargerEvent,
+    ChargerReading,
+    EventKind,
+    Setpoint,
+)
 from engine.ledger import Status
 from engine.runtime.cars import Car
-from engine.chargers import ChargerError, ChargerEvent, ChargerReading, EventKind, Setpoint
 from engine.site.model import Site
 
 __all__ = ["SimulatedChargers"]

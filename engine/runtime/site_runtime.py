@@ -36,12 +36,18 @@ from typing import Any, Callable
 
 import numpy as np
 
+from engine.chargers import (
+    ChargerEvent,
+    ChargerPort,
+    ChargerReading,
+    EventKind,
+    Setpoint,
+)
 from engine.ledger import LedgerPort, Status, StatusReport
 from engine.runtime.cars import Car
 from engine.runtime.clock import Clock
 from engine.runtime.controller import CarState, Decision, guard
 from engine.runtime.journal import Journal, SessionRecord
-from engine.chargers import ChargerEvent, ChargerPort, ChargerReading, EventKind, Setpoint
 from engine.runtime.loop import ControlLoop, site_scenario
 from engine.runtime.telemetry import FlushResult, Outbox, status_changes
 from engine.site.model import Site

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Iterable
 
-from engine.timezone import ClockError, site_tz
 from engine.errors import FieldError
 from engine.files import atomic_write_text, read_json
+from engine.timezone import ClockError, site_tz
 from engine.validate import by_id, number, replace_by_id, text
 
 __all__ = [

@@ -19,7 +19,6 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.site.profiles import asset_profile_kw, price_per_kwh
 from engine.optimize.scenario import (
     MAX_HORIZON_STEPS,
     BatterySpec,
@@ -29,6 +28,7 @@ from engine.optimize.scenario import (
     SessionSpec,
 )
 from engine.site.model import Group, Site, SiteError
+from engine.site.profiles import asset_profile_kw, price_per_kwh
 from engine.validate import describe, integer, is_number, number
 
 __all__ = ["scenario_for_group", "scenario_for_site", "cabinet_spec", "group_table"]

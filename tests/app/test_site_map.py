@@ -147,14 +147,13 @@ def test_edits_are_saved_change_the_groups_and_go_on_chain():
 def test_a_kiosk_session_colours_its_charge_point(monkeypatch):
     monkeypatch.setenv("EV_NOW", "2026-05-06T08:00:00")
     at = _page()
+    import time
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
     from engine.ledger import Status
     from pages import ui
     from pages.ui import STATUS_COLORS
-
-    import time
 
     now = datetime(2026, 5, 6, 8, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
     ui.kiosk().book("CA-322", now + timedelta(hours=2), 6.0, now)

@@ -7,7 +7,8 @@ import pytest
 
 from engine.kiosk import KioskError, departure_at, energy_from_soc
 from engine.ledger import Status
-from tests.runtime.conftest import NOW, kiosk_rig as rig  # noqa: F401 - the fixture
+from tests.runtime.conftest import NOW  # noqa: F401 - the fixture
+from tests.runtime.conftest import kiosk_rig as rig
 
 
 def test_energy_from_soc_and_errors():

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from engine.site.model import Asset, AssetKind
 from engine.site.profiles import (
     PROFILE_NAMES,
     ProfileError,
@@ -15,7 +16,6 @@ from engine.site.profiles import (
     price_per_kwh,
     profile_kw,
 )
-from engine.site.model import Asset, AssetKind
 
 TZ = ZoneInfo("America/Los_Angeles")
 DAY = datetime(2019, 5, 6, tzinfo=TZ)

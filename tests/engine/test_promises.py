@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 from engine.promises import (
     POLICIES,
     ExpectedArrival,
@@ -19,9 +20,8 @@ from engine.promises import (
 )
 from engine.replay.kpi import session_met
 from engine.replay.mpc import ModelPredictive
-from engine.replay.simulate import simulate
-from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 from engine.replay.problem import ReplayProblem
+from engine.replay.simulate import simulate
 from engine.replay.strategies import make_strategy
 
 TZ = ZoneInfo("America/Los_Angeles")
@@ -198,3 +198,25 @@ def dataclasses_replace(obj, **changes):
     import dataclasses
 
     return dataclasses.replace(obj, **changes)
+
+
+def test_a_car_staying_past_its_stated_departure_is_served_first_as_edf_does():
+    """Two cars plug in at 01:00 on a site that charges one at a time; the first says it leaves
+    at 01:30 but stays until 02:45, the second says 02:00 and stays until 03:00. Only one can be
+    served in full: EDF serves the overdue car. mpc must too (and keep every promise); before
+    the overdue rules (``engine.promises.overdue``) it shared the capacity and met neither."""
+    T = 12
+    pr = ReplayProblem(
+        step_minutes=15, horizon_steps=T, threshold_kw=6.6, max_kw=np.full(2, 6.6), arrival_step=np.array([4, 4]),
+        departure_step=np.array([11, 12]), deadline_step=np.array([6, 8]), demand_kwh=np.array([8.0, 7.6]),
+        price_per_kwh=np.zeros(T), session_ids=["overstays", "on_time"],
+    )
+    edf, _ = simulate(pr, make_strategy("edf"))
+    mpc = ModelPredictive()
+    power, _ = simulate(pr, mpc)
+    got = power.sum(axis=1) * pr.dt_hours
+    assert np.all(got >= mpc.promised_kwh - 1e-3)  # both stayed until their stated departure
+    assert power.sum(axis=0).max() <= pr.threshold_kw + 1e-6
+    met = session_met(pr.demand_kwh, got)
+    assert met.sum() >= session_met(pr.demand_kwh, edf.sum(axis=1) * pr.dt_hours).sum() == 1
+    assert met[0]

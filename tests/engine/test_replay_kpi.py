@@ -6,8 +6,8 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from engine.replay.kpi import KPI_KEYS, compute_kpis, session_met
 from engine.replay.acn import ACN_TZ
+from engine.replay.kpi import KPI_KEYS, compute_kpis, session_met
 from engine.replay.problem import ReplayError
 from engine.replay.tariff import DEFAULT_TARIFF, available_tariffs, load_tariff
 

@@ -140,8 +140,8 @@ def test_kiosk_journal_replays_like_acn_sessions(tmp_path):
     from datetime import datetime
 
     from engine.replay.acn import ACN_TZ
-    from engine.replay.site_journal import read_journal
     from engine.replay.simulate import ReplayConfig, run_replay
+    from engine.replay.site_journal import read_journal
     from engine.runtime.journal import SessionRecord
 
     def booked(i, a, d, kwh):

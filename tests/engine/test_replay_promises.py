@@ -10,9 +10,9 @@ import pytest
 from engine.replay.kpi import session_met
 from engine.replay.loader import load_window
 from engine.replay.mpc import ModelPredictive
+from engine.replay.problem import ReplayProblem
 from engine.replay.promise_bound import promise_bound
 from engine.replay.simulate import ReplayConfig, build_problem, run_replay, simulate
-from engine.replay.problem import ReplayProblem
 
 
 def three_cars(demand=(6.0, 1.0, 0.6)) -> ReplayProblem:

@@ -6,9 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.replay.problem import ReplayError
+from engine.replay.problem import ReplayError, ReplayProblem
 from engine.replay.simulate import simulate
-from engine.replay.problem import ReplayProblem
 from engine.replay.strategies import ALGORITHMS, greedy_fill, make_strategy, water_fill
 
 TOL = 1e-6

@@ -17,7 +17,12 @@ from engine.optimize.scenario import (
     ScenarioError,
     SessionSpec,
 )
-from engine.optimize.scenario_json import load_scenario, parse_scenario, scenario_to_dict, validate_scenario
+from engine.optimize.scenario_json import (
+    load_scenario,
+    parse_scenario,
+    scenario_to_dict,
+    validate_scenario,
+)
 
 T = 12
 

@@ -18,7 +18,14 @@ from engine.runtime.clock import SteppableClock
 from engine.runtime.journal import Journal
 from engine.runtime.simulator import SimulatedChargers
 from engine.runtime.site_runtime import SiteRuntime
-from engine.site.model import MAX_DISTANCE_KM, SiteError, distance_km, load_site, site_from_dict, site_to_dict
+from engine.site.model import (
+    MAX_DISTANCE_KM,
+    SiteError,
+    distance_km,
+    load_site,
+    site_from_dict,
+    site_to_dict,
+)
 from engine.site.store import DEFAULT_SITE, SiteStore
 
 NOW = datetime(2026, 5, 6, 8, 0, tzinfo=ZoneInfo("America/Los_Angeles"))

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from engine.site.profiles import per_unit, price_per_kwh
 from engine.optimize.scenario import SessionSpec
 from engine.site.model import SiteError, load_site
+from engine.site.profiles import per_unit, price_per_kwh
 from engine.site.to_scenario import group_table, scenario_for_group, scenario_for_site
 
 ROOT = Path(__file__).resolve().parents[2]

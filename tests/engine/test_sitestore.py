@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from engine.site.model import SiteError
 from engine.files import state_dir
+from engine.site.model import SiteError
 from engine.site.store import DEFAULT_SITE, SiteStore
 
 

@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 
 from engine.errors import FieldError
-from engine.validate import by_id, choice, describe, replace_by_id, finite, integer, is_number, number, text
+from engine.validate import (
+    by_id,
+    choice,
+    describe,
+    finite,
+    integer,
+    is_number,
+    number,
+    replace_by_id,
+    text,
+)
 
 
 class MyError(FieldError):

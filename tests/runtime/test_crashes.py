@@ -12,8 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from engine.runtime.controller import CarState
-from engine.runtime.loop import decide
 from engine.runtime.journal import Journal
+from engine.runtime.loop import decide
 from tests.runtime.conftest import NOW, Rig
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,13 +6,13 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario
 from engine.replay.loader import load_window
 from engine.replay.mpc import ModelPredictive
 from engine.replay.simulate import ReplayConfig, build_problem, simulate
 from engine.runtime.controller import CarState
 from engine.runtime.journal import SessionRecord
 from engine.runtime.loop import ControlLoop
-from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario
 
 T0 = datetime(2026, 5, 6, 8, 0, tzinfo=timezone.utc)
 STEP = timedelta(minutes=5)

@@ -1,0 +1,87 @@
+"""Cars still plugged in after the departure their driver stated ("overdue").
+
+A promise holds until the stated departure; once it has passed, the car can no longer be
+promised anything (a promise would not be kept if it then leaves), but it is still there and
+usually still needs energy. Two rules (measured in ``docs/promises.md``, "Estimated departures"):
+
+- **In the admission** (:func:`overdue_cars`): each overdue car is a driver to serve in full, as
+  if it stayed :data:`OVERSTAY_MINUTES` more, so the policy keeps room for it; it is never
+  promised. While any overdue car still needs energy no present car's promise is raised
+  (``upgrades``): the windows the model believes are then visibly too short.
+- **In the plan** (:func:`serve_overdue_first`): the next step of each overdue car is
+  guaranteed *in the plan* (not to the driver) as far as every promise allows, earliest stated
+  departure first: what EDF does with them, without touching a promise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from engine.optimize.scenario import Scenario, SessionSpec
+from engine.promises.cars import EPS_KWH, Car, quote_kwh, rate_kw
+
+__all__ = ["OVERSTAY_MINUTES", "overdue_cars", "serve_overdue_first"]
+
+OVERSTAY_MINUTES = 180.0
+"""How long the admission assumes a car past its stated departure stays still [min]."""
+
+
+def overdue_cars(scenario: Scenario, overdue: Sequence[SessionSpec]) -> list[Car]:
+    """The overdue cars as drivers of the admission model, never promised.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The cabinet from now on (step 0 = now).
+    overdue : sequence of SessionSpec
+        One per car past its stated departure, ``energy_kwh`` its remaining need [kWh]; its
+        window is ignored: from now for :data:`OVERSTAY_MINUTES`.
+
+    Returns
+    -------
+    list of Car
+        ``kind="present"`` with no promise (``floor`` 0), the need capped to what the charge
+        point gives in that time [kWh]. :func:`engine.promises.decide_promises` keeps them out
+        of the promises and the upgrades.
+    """
+    steps = max(1, round(OVERSTAY_MINUTES / float(scenario.step_minutes)))
+    out = []
+    for s in overdue:
+        rate = rate_kw(scenario, s)
+        need = min(max(float(s.energy_kwh), 0.0), rate * float(scenario.dt_hours) * steps)
+        if need > EPS_KWH:
+            out.append(Car(s.cp, s.id, 0, steps, rate, need, 0.0, "present"))
+    return out
+
+
+def serve_overdue_first(scenario: Scenario, specs: Sequence[SessionSpec], overdue: Sequence[str]) -> list[SessionSpec]:
+    """The plan's sessions with the next step of each overdue car guaranteed, as far as the promises allow.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The cabinet from now on (step 0 = now), with a charge point per session.
+    specs : sequence of SessionSpec
+        The sessions to plan: promises (``guaranteed=True``) and best effort; an overdue car's
+        spec ends at step 1 (it is planned as leaving at the next step).
+    overdue : sequence of str
+        Ids of the overdue cars' specs, in the order served (earliest stated departure first).
+
+    Returns
+    -------
+    list of SessionSpec
+        ``specs`` with each overdue spec made ``guaranteed`` for the most of its next step the
+        engine's quote allows given the guarantees before it (the promises, then the overdue
+        cars before it); a car that gets nothing keeps its best-effort spec.
+    """
+    order = {sid: k for k, sid in enumerate(overdue)}
+    late = sorted((s for s in specs if s.id in order), key=lambda s: order[s.id])
+    out = [s for s in specs if s.id not in order]
+    for s in late:
+        want = min(float(s.energy_kwh), rate_kw(scenario, s) * float(scenario.dt_hours) * max(s.departure_step, 0))
+        kept = [x for x in out if x.guaranteed]
+        g = min(want, quote_kwh(scenario, kept, s, want)) if want > EPS_KWH else 0.0
+        # a hair below the quote: the plan's own tolerance must not turn it infeasible
+        out.append(dataclasses.replace(s, energy_kwh=g * (1 - 1e-6), guaranteed=True) if g > 1e-4 else s)
+    return out
