@@ -31,6 +31,7 @@ from engine.ledger import Status
 from engine.runtime.cars import Car
 from engine.runtime.ports import ChargerError, ChargerEvent, ChargerReading, EventKind, Setpoint
 from engine.site import Site, load_site
+from engine.validate import integer
 
 from .credentials import ensure_passwords, state_dir as _state_dir
 from .csms import CentralSystem
@@ -78,9 +79,7 @@ def _port_from_env() -> int:
         p = int(raw)
     except ValueError:
         raise ChargerError("EV_OCPP_PORT", f"must be a port number, got {raw!r}") from None
-    if not 0 <= p <= 65535:
-        raise ChargerError("EV_OCPP_PORT", f"must be within 0..65535, got {p}")
-    return p
+    return integer(p, "EV_OCPP_PORT", lo=0, hi=65535, error=ChargerError)
 
 
 class OcppChargers:
