@@ -49,7 +49,6 @@ from contracts.calls import (
     budget,
     remaining,
     revert_reason,
-    to_receipt,
 )
 from contracts.compile import CompiledContract
 from contracts.embedded import DEV_KEYS, EmbeddedNode, embedded_node, forget_embedded_node
@@ -69,7 +68,6 @@ __all__ = [
     "ContractRevert",
     "budget",
     "revert_reason",
-    "to_receipt",
 ]
 
 #: anvil's first default account (public knowledge; only ever used for a local anvil URL).
