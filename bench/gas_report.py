@@ -1,4 +1,4 @@
-"""Print gasUsed of the contracts' hot paths beside the spec's budgets.
+"""Print gasUsed of the contracts' hot paths beside the budgets of docs/contracts.md.
 
     python bench/gas_report.py                 # embedded chain (eth-tester, py-evm)
     python bench/gas_report.py --anvil         # a throwaway anvil node from node_modules
@@ -7,7 +7,7 @@
 Figures are receipt gasUsed of whole transactions on the default EVM version (prague).
 :func:`measure_gas` registers a site of 64 charge points and one of each other kind on a
 fresh deployment, posts statuses and returns the receipts' ``gasUsed`` beside the budgets of
-the contract spec; ``tests/contracts/test_gas.py`` asserts the budgets with it.
+docs/contracts.md (*Gas budgets*); ``tests/contracts/test_gas.py`` asserts the budgets with it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = ["BUDGETS", "GasFigure", "gas_site", "measure_gas", "two_cabinet_site"
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 
 
-#: Budgets of the contract spec [gas, whole transaction].
+#: Budgets of docs/contracts.md [gas, whole transaction].
 BUDGETS = {
     "register_asset": 150_000,
     "update_status": 40_000,
@@ -52,7 +52,7 @@ class GasFigure:
     gas : float
         Receipt gasUsed [gas] (per asset for the per-asset figure).
     budget : int or None
-        The spec's budget [gas], None where it sets none.
+        The budget of docs/contracts.md [gas], None where it sets none.
     note : str
         How it was measured.
     """

@@ -124,7 +124,7 @@ class StatusEvent:
     power_kw : float
         Power [kW] (battery: + charging, - discharging).
     energy_kwh : float
-        Energy [kWh] (meaning per kind: see the contract spec).
+        Energy [kWh] (meaning per kind: docs/contracts.md).
     timestamp : int
         Block timestamp [s since epoch].
     block : int
