@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any, Callable, Coroutine, Protocol
 
 # the ocpp package hands payloads over in snake_case; profiles are read in the wire's camelCase
 from ocpp.charge_point import snake_to_camel_case
@@ -30,19 +30,37 @@ from engine.runtime.cars import Car
 
 from .profiles import ProfileLimit
 
-if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from .sim import Simulator
-
-__all__ = ["CentralSystemCalls", "DECLARED"]
+__all__ = ["CentralSystemCalls", "DECLARED", "SimHost"]
 
 #: OCPP ``ChargingScheduleAllowedChargingRateUnit`` value for each profile unit
 DECLARED = {"W": "Power", "A": "Current", "WA": "Current,Power"}
 
 
+class SimHost(Protocol):
+    """What a simulated charge point uses of its owner (:class:`gateway.ocpp16.sim.Simulator`)."""
+
+    url: str
+    passwords: dict[str, str]
+    clock: Callable[[], datetime]
+    voltage_v: float
+    phases: int
+    meter_interval_s: float
+    response_timeout: float
+    validate: bool
+    messages: int
+    refused: dict[str, int]
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task: ...
+
+    async def online_changed(self, cp: Any) -> None: ...
+
+    async def offline_requested(self, cp: Any) -> None: ...
+
+
 class CentralSystemCalls:
     """Mixin: a simulated charge point's handlers of the central system's calls."""
 
-    sim: "Simulator"
+    sim: SimHost
     unit: str
     max_periods: int
     car: Car | None

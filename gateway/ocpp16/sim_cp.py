@@ -13,7 +13,7 @@ import asyncio
 import base64
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ocpp.messages
 from ocpp.v16 import ChargePoint as _OcppChargePoint
@@ -26,10 +26,7 @@ from engine.runtime.cars import Car
 from engine.site import Asset
 
 from .profiles import ProfileLimit, iso
-from .sim_calls import CentralSystemCalls
-
-if TYPE_CHECKING:  # pragma: no cover - annotations only (sim.py builds the charge points)
-    from .sim import Simulator
+from .sim_calls import CentralSystemCalls, SimHost
 
 __all__ = ["SimChargePoint"]
 
@@ -45,15 +42,15 @@ class SimChargePoint(CentralSystemCalls, _OcppChargePoint):
     ----------
     asset : Asset
         The site's charge point (id, ``rated_kw`` [kW]).
-    sim : Simulator
-        Owner (URL, password, clock, voltage).
+    sim : SimHost
+        Owner, a :class:`~gateway.ocpp16.sim.Simulator` (URL, password, clock, voltage).
     unit : {"W", "A", "WA"}
         The charging rate units it declares (``WA``: both).
     max_periods : int
         Its ``ChargingScheduleMaxPeriods``.
     """
 
-    def __init__(self, asset: Asset, sim: "Simulator", *, unit: str = "W", max_periods: int = 1000):
+    def __init__(self, asset: Asset, sim: SimHost, *, unit: str = "W", max_periods: int = 1000):
         super().__init__(asset.id, None, response_timeout=sim.response_timeout)
         self.asset = asset
         self.sim = sim
