@@ -25,7 +25,7 @@ from contracts.embedded import journal_path  # noqa: E402
 from contracts.ledger import Ledger  # noqa: E402
 from contracts.state import chain_dir  # noqa: E402
 from engine.ledger import Status, StatusReport  # noqa: E402
-from engine.site import AssetKind, load_site  # noqa: E402
+from engine.site.model import AssetKind, load_site  # noqa: E402
 
 
 def _restart(state: Path) -> tuple[Ledger, float]:

@@ -37,10 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.lp_model import LpHandle, build_model, cabinet_input  # noqa: E402
-from engine.planner import plan  # noqa: E402
-from engine.quote import quote  # noqa: E402
-from engine.scenario import Scenario, SessionSpec, parse_scenario  # noqa: E402
+from engine.optimize.lp_model import LpHandle, build_model, cabinet_input  # noqa: E402
+from engine.optimize.planner import plan  # noqa: E402
+from engine.optimize.quote import quote  # noqa: E402
+from engine.optimize.scenario import Scenario, SessionSpec
+from engine.optimize.scenario_json import parse_scenario  # noqa: E402
 
 
 def tou_price(T: int, step_minutes: float) -> list[float]:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from contracts.ledger import Ledger  # noqa: E402
 from engine.ledger import Status, StatusReport  # noqa: E402
-from engine.site import Site, site_from_dict  # noqa: E402
+from engine.site.model import Site, site_from_dict  # noqa: E402
 
 __all__ = ["BUDGETS", "GasFigure", "gas_site", "measure_gas", "two_cabinet_site"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.runtime.headless import run_day  # noqa: E402
-from engine.site import load_site  # noqa: E402
-from engine.sitestore import DEFAULT_SITE  # noqa: E402
+from engine.site.model import load_site  # noqa: E402
+from engine.site.store import DEFAULT_SITE  # noqa: E402
 
 COLS = ["day", "sessions", "promises", "promises_met", "overload_kwh", "statuses_posted", "statuses_lost",
         "statuses_duplicated", "gas_per_cp_day", "replans", "replan_ms_median", "replan_ms_max", "wall_seconds"]

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.site import load_site  # noqa: E402
+from engine.site.model import load_site  # noqa: E402
 from gateway.ocpp16.day import reference_day, run_day, synthetic_cars  # noqa: E402
 from gateway.ocpp16.port import OcppChargers  # noqa: E402
 from gateway.ocpp16.profiles import from_unit, to_unit  # noqa: E402

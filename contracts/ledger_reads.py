@@ -14,7 +14,7 @@ from contracts.ledger_writes import _address
 from contracts.records import AssetRecord, CabinetRecord, Registration, StatusEvent
 from contracts.units import asset_key, e6_to_deg, key_hex, milli_to_price, w_to_kw, wh_to_kwh
 from engine.ledger import Status, StatusReport, TxReceipt
-from engine.site import AssetKind
+from engine.site.model import AssetKind
 
 if TYPE_CHECKING:  # pragma: no cover
     from web3.contract import Contract

@@ -10,7 +10,7 @@ from typing import Callable
 
 from contracts.units import asset_key, deg_to_e6, key_hex, kw_to_w, kwh_to_wh, price_to_milli
 from engine.ledger import TxReceipt
-from engine.site import AssetKind, Site
+from engine.site.model import AssetKind, Site
 
 __all__ = ["Progress", "SiteSync"]
 

@@ -24,7 +24,7 @@ from contracts.units import (
     price_to_milli,
 )
 from engine.ledger import Settlement, SignedWrite, StatusReport, TxReceipt
-from engine.site import Asset, AssetKind, Cabinet
+from engine.site.model import Asset, AssetKind, Cabinet
 from engine.validate import integer, text
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.ledger import Status
-from engine.site import AssetKind
+from engine.site.model import AssetKind
 
 __all__ = ["AssetRecord", "CabinetRecord", "StatusEvent", "Registration"]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from engine.ledger import LedgerError, Settlement, SignedWrite, StatusReport, TxReceipt
-from engine.site import Site
+from engine.site.model import Site
 
 __all__ = ["ChainService", "EditResult"]
 

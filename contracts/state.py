@@ -12,24 +12,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from engine.files import atomic_write_text
+from engine.files import atomic_write_text, state_dir
 
-__all__ = ["state_dir", "chain_dir", "read_json", "write_json_atomic"]
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def state_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """The runtime state folder: ``override``, else ``$EV_STATE_DIR``, else ``<repo>/state``."""
-    if override is not None:
-        return Path(override)
-    env = os.environ.get("EV_STATE_DIR", "").strip()
-    return Path(env) if env else REPO_ROOT / "state"
+__all__ = ["chain_dir", "read_json", "write_json_atomic"]
 
 
 def chain_dir(override: str | os.PathLike[str] | None = None) -> Path:
     """``<state>/chain``, created if missing."""
-    path = state_dir(override) / "chain"
+    path = state_dir(override) / "chain"  # the one state folder (engine.files.state_dir)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

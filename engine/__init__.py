@@ -15,7 +15,7 @@ Scheduling API (the contract is ``docs/engine.md``)
     threads (``workers=`` / env ``ENGINE_THREADS``). ``Plan.to_dict()`` is the spec's
     plan JSON; ``Plan.cabinet(id).stages`` holds every stage's optimum.
 
-How it is solved (``engine.lp_model``, ``engine.planner``): one sparse LP per cabinet
+How it is solved (``engine.optimize.lp_model``, ``engine.optimize.planner``): one sparse LP per cabinet
 on *blocks* of consecutive steps with identical data (no arrival, departure, price,
 threshold, PV or load change inside; exact for stages 0-4), loaded once into HiGHS;
 a weighted mix of all stages is solved first as a warm start, then every stage is
@@ -25,8 +25,7 @@ and within blocks by front-loading.
 ``quote(scenario, request=None) -> Quote``
     May this request be met? ``Quote.to_dict()`` is the spec's quote JSON
     (``feasible``, ``max_kwh``, ``earliest_departure_step``, ``solve_seconds``).
-    ``engine.quote`` is the module :mod:`engine.quote` made callable, so both
-    ``engine.quote(scenario, req)`` and ``engine.quote.quote(scenario, req)`` work.
+    (``engine.quote`` is this function; its module is :mod:`engine.optimize.quote`.)
 ``quote_max_kwh(scenario, request=None) -> float``
     Only the quote's ``max_kwh`` (no earliest-departure search): the kiosk promise.
 
@@ -40,7 +39,7 @@ Cheap per-cabinet entry points (online re-planning, e.g. the MPC replay)
     has one column per session step inside the horizon, so a short horizon is cheap.
     ``CabinetPlan.session(id).power_kw[0]`` is the power to apply now [kW].
 ``solve_cabinet(inp, *, early=True) -> CabinetPlan``
-    The same from a prepared ``CabinetInput`` (``engine.lp_model.cabinet_input``).
+    The same from a prepared ``CabinetInput`` (``engine.optimize.lp_model.cabinet_input``).
 
 Hand-built scenarios (dataclasses ``Scenario``, ``CabinetSpec``, ``ChargePointSpec``,
 ``SessionSpec``, ``BatterySpec``) may pass numbers, lists or ``None`` for per-step
@@ -53,16 +52,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers; at run time names load lazily
-    from engine import quote
-    from engine.planner import CabinetPlan, Plan, SessionPlan, plan, plan_cabinet, solve_cabinet
-    from engine.quote import Quote, quote_max_kwh
-    from engine.scenario import (
+    from engine.optimize.planner import CabinetPlan, Plan, SessionPlan, plan, plan_cabinet, solve_cabinet
+    from engine.optimize.quote import Quote, quote, quote_max_kwh
+    from engine.optimize.scenario import (
         BatterySpec,
         CabinetSpec,
         ChargePointSpec,
         Scenario,
         ScenarioError,
         SessionSpec,
+    )
+    from engine.optimize.scenario_json import (
         check_request,
         load_scenario,
         parse_scenario,
@@ -71,31 +71,18 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers; at run time names loa
     )
 
 _LAZY = {
-    **{n: "engine.planner" for n in ("CabinetPlan", "Plan", "SessionPlan", "plan", "plan_cabinet", "solve_cabinet")},
-    **{n: "engine.quote" for n in ("Quote", "quote_max_kwh")},
+    **{n: "engine.optimize.planner" for n in ("CabinetPlan", "Plan", "SessionPlan", "plan", "plan_cabinet", "solve_cabinet")},
+    **{n: "engine.optimize.quote" for n in ("Quote", "quote", "quote_max_kwh")},
+    **{n: "engine.optimize.scenario" for n in ("BatterySpec", "CabinetSpec", "ChargePointSpec", "Scenario", "ScenarioError", "SessionSpec")},
     **{
-        n: "engine.scenario"
-        for n in (
-            "BatterySpec",
-            "CabinetSpec",
-            "ChargePointSpec",
-            "Scenario",
-            "ScenarioError",
-            "SessionSpec",
-            "check_request",
-            "load_scenario",
-            "parse_scenario",
-            "scenario_to_dict",
-            "validate_scenario",
-        )
+        n: "engine.optimize.scenario_json"
+        for n in ("check_request", "load_scenario", "parse_scenario", "scenario_to_dict", "validate_scenario")
     },
 }
 
 
 def __getattr__(name: str) -> Any:
     """Load the scheduling API on first use (``import engine.site`` stays light)."""
-    if name == "quote":  # the module itself, callable as the function
-        return importlib.import_module("engine.quote")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'engine' has no attribute {name!r}")

@@ -8,7 +8,7 @@
 Exit status 0 on success; on invalid input exit status 2 and exactly one line on
 stderr that names the offending field (``sessions[3].departure_step: must be > arrival_step``);
 exit status 1 and one ``solver: ...`` line should HiGHS ever fail. Sizes are capped before
-anything is allocated (``engine.scenario.MAX_*``: file, steps, cabinets, charge points,
+anything is allocated (``engine.optimize.scenario.MAX_*``: file, steps, cabinets, charge points,
 sessions), so no input ends in a traceback. The formats are in ``docs/engine.md``.
 """
 
@@ -108,10 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(args_list)
     if args.command is None:
         return _fail("command: required (plan, quote or replay; see python -m engine --help)")
-    from engine.lp_model import LpError
-    from engine.planner import plan
-    from engine.quote import quote
-    from engine.scenario import ScenarioError, load_scenario
+    from engine.optimize.lp_model import LpError
+    from engine.optimize.planner import plan
+    from engine.optimize.quote import quote
+    from engine.optimize.scenario import ScenarioError
+    from engine.optimize.scenario_json import load_scenario
 
     try:
         scenario = load_scenario(args.scenario)
@@ -123,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = quote(scenario).to_dict()
     except ScenarioError as exc:
         return _fail(str(exc))
-    except MemoryError:  # the size limits of engine.scenario should make this unreachable
+    except MemoryError:  # the size limits of engine.optimize.scenario should make this unreachable
         return _fail("scenario: too large for this machine's memory (fewer sessions or a shorter horizon)")
     except LpError as exc:  # never expected: every model is feasible
         sys.stderr.write(f"solver: {' '.join(str(exc).split())}\n")

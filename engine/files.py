@@ -1,4 +1,4 @@
-"""State and input files: atomic writes (a crash never leaves a half-written file) and one JSON reader.
+"""State and input files: the state folder, atomic writes (a crash never leaves a half-written file) and one JSON reader.
 
 :func:`read_json` reads every JSON file the engine takes (scenarios, the site): it refuses a
 file too large before parsing it, reads an integer literal too long for Python (over 4300
@@ -20,7 +20,7 @@ import numpy as np
 
 from engine.validate import ErrorFactory
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "read_json", "json_depth", "MAX_JSON_DIGITS", "MAX_JSON_DEPTH"]
+__all__ = ["REPO_ROOT", "state_dir", "atomic_write_text", "atomic_write_bytes", "read_json", "json_depth", "MAX_JSON_DIGITS", "MAX_JSON_DEPTH"]
 
 MAX_JSON_DIGITS = 4300
 """Longest integer literal read from JSON as is (Python's own limit for ``int(str)``)."""
@@ -28,6 +28,25 @@ MAX_JSON_DEPTH = 100
 """Deepest nesting of arrays and objects read. Checked before parsing: web3's dependencies raise
 the recursion limit to 100,000, and ``json.loads`` then overflows the C stack (a segfault)
 instead of raising ``RecursionError``."""
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The repository's folder (the shipped data, the default state folder)."""
+
+
+def state_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The runtime state folder, created: ``override``, else env ``EV_STATE_DIR``, else ``<repo>/state``.
+
+    One folder holds everything the site writes: the site file, the journal, the chain's
+    state (``chain/``: compiled contracts, deployments, the embedded chain's snapshots).
+    """
+    if override is not None and str(override).strip():
+        path = Path(override)
+    else:
+        env = os.environ.get("EV_STATE_DIR", "").strip()
+        path = Path(env) if env else REPO_ROOT / "state"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
 
 _JSON_ESCAPE = re.compile(rb"\\.", re.S)
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'"[]{}')

@@ -29,8 +29,9 @@ from engine.promises import DEFAULT_POLICY, Forecast, PastSession, decide_promis
 from engine.runtime import controller
 from engine.runtime.controller import CarState, cabinet_scenario, promise_deadline, session_spec, steps_until
 from engine.runtime.journal import SessionRecord
-from engine.scenario import SessionSpec
-from engine.site import AssetKind
+from engine.optimize.quote import quote, quote_max_kwh
+from engine.optimize.scenario import SessionSpec
+from engine.site.model import AssetKind
 from engine.validate import number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -311,8 +312,6 @@ class Kiosk:
         return forecast_from_history(past, now, now, self.step_minutes, self.horizon_steps)
 
     def _quote(self, cp: str, departure: datetime, energy_kwh: Any, now: datetime) -> KioskQuote:
-        import engine
-
         t0 = perf_counter()
 
         asset, energy = self._check(cp, departure, energy_kwh, now)
@@ -338,7 +337,7 @@ class Kiosk:
                               uncontrolled_kw=uncontrolled)
         req = SessionSpec(id="request", cp=cp, arrival_step=0, departure_step=dep, energy_kwh=energy,
                           max_kw=controller.PROMISE_DERATE * float(asset.rated_kw))
-        q = engine.quote(sc, req)  # the earliest departure for all of the need
+        q = quote(sc, req)  # the earliest departure for all of the need
         # what is promised: the site's promise policy (engine.promises), as the replay's mpc
         present = list(specs)
         for c in cars:
@@ -359,7 +358,7 @@ class Kiosk:
             full = SessionSpec(id="request", cp=cp, arrival_step=0,
                                departure_step=max(1, min(self.horizon_steps, steps_until(now, departure, self.step_minutes))),
                                energy_kwh=energy)
-            likely = max(max_kwh, float(d.likely_kwh), min(energy, float(engine.quote_max_kwh(sc, full))))
+            likely = max(max_kwh, float(d.likely_kwh), min(energy, float(quote_max_kwh(sc, full))))
         return KioskQuote(cp=cp, cabinet=asset.cabinet, now=now, departure=departure, energy_kwh=energy,
                           feasible=feasible, max_kwh=max_kwh, earliest_departure=earliest,
                           solve_seconds=perf_counter() - t0, likely_kwh=likely)

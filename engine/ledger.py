@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
-from engine.site import Asset, Cabinet
+from engine.registry import load_by_name
+from engine.site.model import Asset, Cabinet
 
-__all__ = ["Status", "StatusReport", "TxReceipt", "SignedWrite", "Settlement", "LedgerPort", "LedgerError"]
+__all__ = ["Status", "StatusReport", "TxReceipt", "SignedWrite", "Settlement", "LedgerPort", "LedgerError", "connect_ledger"]
 
 
 class Status(IntEnum):
@@ -157,3 +158,17 @@ class LedgerPort(Protocol):
     def head(self) -> int:
         """The node's latest block number (a drop below a receipt's block means a rollback)."""
         ...
+
+
+#: How the engine reaches the chain without importing web3: ``contracts.ledger.Ledger.connect``
+#: loaded by name (the engine's ledger port, :class:`engine.ledger.LedgerPort`, is what it gets).
+LEDGER_FACTORY = "contracts.ledger:Ledger.connect"
+
+
+def connect_ledger(**kwargs: Any) -> Any:
+    """Connect the chain's ledger client (``contracts.ledger.Ledger.connect(**kwargs)``).
+
+    Loaded by name so that ``engine`` never imports web3; raises whatever the client raises
+    (``engine.ledger.LedgerError`` when the chain cannot be reached).
+    """
+    return load_by_name(LEDGER_FACTORY)(**kwargs)

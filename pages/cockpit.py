@@ -17,7 +17,7 @@ import streamlit as st
 from engine.errors import FieldError
 from engine.ledger import LedgerError
 from engine.runtime.views import HISTORY_HOURS, CabinetView, ChargePointRow, CockpitView, LoadStack, cockpit_view
-from engine.site import Site
+from engine.site.model import Site
 from pages import auth, ui
 
 REFRESH_SECONDS = 5

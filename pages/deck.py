@@ -12,7 +12,7 @@ import math
 import pydeck as pdk
 
 from engine.ledger import Status
-from engine.site import AssetKind, Site
+from engine.site.model import AssetKind, Site
 from pages import ui
 
 KIND_STYLE = {  # kind -> (fill colour, shape, legend text)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.kiosk import ASK_BEYOND_HOURS, KioskError, KioskQuote, departure_at, energy_from_soc
-from engine.site import AssetKind
+from engine.site.model import AssetKind
 from pages import ui
 
 LIVE_SECONDS = 5  # how often the metered view refreshes itself [s]

@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.ledger import LedgerError, Status
-from engine.site import Asset, AssetKind, Site, SiteError
-from engine.site_scenario import cabinet_spec, group_table
+from engine.site.model import Asset, AssetKind, Site, SiteError
+from engine.site.to_scenario import cabinet_spec, group_table
 from pages import auth, ui
 from pages.deck import build_deck, legend_html
 

@@ -21,8 +21,9 @@ from engine.kiosk import Kiosk
 from engine.ledger import Status, StatusReport
 from engine.runtime.app import start_runtime
 from engine.runtime.site_runtime import SiteRuntime
-from engine.site import Site
-from engine.sitestore import SiteStore, state_dir
+from engine.site.model import Site
+from engine.files import state_dir
+from engine.site.store import SiteStore
 
 STATUS_COLORS: dict[Status, tuple[int, int, int]] = {
     Status.AVAILABLE: (46, 160, 67),

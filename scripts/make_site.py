@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.site import site_from_dict, site_to_dict  # noqa: E402
+from engine.site.model import site_from_dict, site_to_dict  # noqa: E402
 
 CENTRE_LAT = 34.13700  # [deg] California Parking Garage, Wilson Ave, Pasadena
 CENTRE_LON = -118.12500  # [deg]

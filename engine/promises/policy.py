@@ -3,10 +3,10 @@
 One entry point, :func:`decide_promises`, used by the replay's ``mpc`` and meant for the live
 kiosk. It takes engine-level inputs only:
 
-- the cabinet's :class:`engine.scenario.Scenario` starting now (step 0 = now): threshold, PV,
+- the cabinet's :class:`engine.optimize.scenario.Scenario` starting now (step 0 = now): threshold, PV,
   other load, charge points (its own ``sessions`` are ignored);
 - the cars present (``present``): for each charge point in use, a ``guaranteed=True``
-  :class:`~engine.scenario.SessionSpec` with the energy still promised to it and/or a
+  :class:`~engine.optimize.scenario.SessionSpec` with the energy still promised to it and/or a
   ``guaranteed=False`` one with the rest of its need (the same ``cp``; the two are one car);
 - the arriving request(s) (``requests``): a ``SessionSpec`` each, ``energy_kwh`` the driver's
   need and ``departure_step`` the departure they stated;
@@ -14,7 +14,7 @@ kiosk. It takes engine-level inputs only:
   (:func:`engine.promises.forecast.forecast_from_history` builds it from past sessions).
 
 and returns a :class:`PromiseResult`: per request the kWh promised (a guarantee the engine's
-plan keeps: every promise is checked with :func:`engine.quote.quote_max_kwh` against the
+plan keeps: every promise is checked with :func:`engine.optimize.quote.quote_max_kwh` against the
 promises already made) and a "likely" kWh, plus the present cars whose promise was raised.
 
 Policies (:data:`POLICIES`; ``docs/promises.md`` has the measurements):
@@ -60,7 +60,7 @@ from typing import Sequence
 import numpy as np
 
 from engine.promises.forecast import ExpectedArrival, Forecast
-from engine.scenario import Scenario, SessionSpec, step_array
+from engine.optimize.scenario import Scenario, SessionSpec, step_array
 
 __all__ = [
     "POLICIES",
@@ -205,7 +205,7 @@ def _guaranteed_specs(cars: list[_Car], promised: dict[str, float]) -> list[Sess
 
 def _quote(scenario: Scenario, kept: list[SessionSpec], req: SessionSpec, energy: float) -> float:
     """The engine's exact quote for ``energy`` given the promises ``kept`` [kWh]."""
-    from engine.quote import quote_max_kwh
+    from engine.optimize.quote import quote_max_kwh
 
     sc = dataclasses.replace(scenario, sessions=tuple(kept), request=None)
     r = dataclasses.replace(req, energy_kwh=float(energy), guaranteed=False)
@@ -320,7 +320,7 @@ class _Model:
         """
         import highspy
 
-        from engine.lp_model import new_highs
+        from engine.optimize.lp_model import new_highs
 
         cars, nx, nb = self.cars, self.nx, self.nb
         nc = len(cars)

@@ -11,13 +11,13 @@
   only sessions that have left by then). ``policy="fcfs"`` is the former rule, each driver
   promised ``min(request, quote)``; ``docs/promises.md`` has the measurements. The policy may
   also raise the promise of a car present (``upgrades``);
-- the engine (:func:`engine.planner.plan_cabinet`, the cheap one-cabinet entry point)
+- the engine (:func:`engine.optimize.planner.plan_cabinet`, the cheap one-cabinet entry point)
   plans the cars present over their told windows only (the plan's horizon ends at the latest
   told deadline), and cars follow the plan until the next re-plan;
 - a car promised less than its need is planned as guaranteed for the promised part, then as
   best effort for the rest;
 - which car takes the early capacity is a tie among the engine's optimal plans; it is broken
-  by :func:`engine.replay.tiebreak.deadline_split` (same load per step, same energy per car,
+  by :func:`engine.optimize.tiebreak.deadline_split` (same load per step, same energy per car,
   each car early relative to its own deadline), which brings mpc to the offline optimum on
   the Caltech days measured (2019-05-06, 05-07, 10-29 and the week from 2019-05-06 at
   20-40 kW), where the engine's own split loses up to 2 pp (``tiebreak="engine"`` keeps
@@ -83,7 +83,7 @@ from engine.promises import (
 )
 from engine.replay.strategies import ReplayProblem, StepView
 from engine.runtime.controller import split_by_deadline
-from engine.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
+from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 
 __all__ = ["ModelPredictive", "OfflineOptimal", "SITE_CABINET", "QUOTE_ORDERS"]
 
@@ -94,14 +94,14 @@ EPS_KWH = 1e-6
 
 def _plan_cabinet(scenario: Scenario, sessions: list[SessionSpec]):
     """The engine's one-cabinet plan of ``sessions`` (:func:`engine.plan_cabinet`)."""
-    from engine.planner import plan_cabinet
+    from engine.optimize.planner import plan_cabinet
 
     return plan_cabinet(scenario, SITE_CABINET, sessions)
 
 
 def _quote_max_kwh(scenario: Scenario, request: SessionSpec) -> float:
     """The engine's quote ``max_kwh`` for ``request`` (:func:`engine.quote_max_kwh`)."""
-    from engine.quote import quote_max_kwh
+    from engine.optimize.quote import quote_max_kwh
 
     return float(quote_max_kwh(scenario, request))
 

@@ -3,7 +3,7 @@
 :func:`start_runtime` reads the settings from the environment:
 
 * ``EV_STATE_DIR`` - the state folder (journal, simulated cars);
-* ``EV_CHARGERS`` - ``sim`` (default) or ``ocpp`` (see :mod:`engine.runtime.ports`);
+* ``EV_CHARGERS`` - ``sim`` (default) or ``ocpp`` (see :mod:`engine.chargers`);
 * ``EV_NOW`` / ``EV_CLOCK_SPEED`` - the site clock (:func:`engine.runtime.clock.clock_from_env`).
   An accelerated clock resumes where the journal's last tick left it, so a restart never
   moves the site's time backwards under open sessions.
@@ -17,9 +17,10 @@ from typing import Any
 from engine.ledger import LedgerPort
 from engine.runtime.clock import clock_from_env
 from engine.runtime.journal import Journal
-from engine.runtime.ports import make_chargers
+from engine.chargers import make_chargers
 from engine.runtime.site_runtime import SiteRuntime
-from engine.sitestore import SiteStore, state_dir
+from engine.files import state_dir
+from engine.site.store import SiteStore
 
 __all__ = ["build_runtime", "start_runtime"]
 

@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     from engine.runtime.headless import HeadlessError, parse_outage, run_day
-    from engine.site import load_site
-    from engine.sitestore import DEFAULT_SITE
+    from engine.site.model import load_site
+    from engine.site.store import DEFAULT_SITE
 
     def fail(msg: str) -> int:
         sys.stderr.write(" ".join(str(msg).split()) + "\n")

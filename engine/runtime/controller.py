@@ -28,10 +28,10 @@ from typing import Sequence
 import numpy as np
 
 from engine.runtime.journal import SessionRecord
-from engine.runtime.ports import Setpoint
-from engine.scenario import Scenario, SessionSpec
-from engine.site import Site
-from engine.site_scenario import scenario_for_group
+from engine.chargers import Setpoint
+from engine.optimize.scenario import Scenario, SessionSpec
+from engine.site.model import Site
+from engine.site.to_scenario import scenario_for_group
 
 __all__ = ["CarState", "Decision", "session_spec", "cabinet_scenario", "decide", "guard", "EPS_KWH"]
 
@@ -258,7 +258,7 @@ def decide(
     battery_energy_kwh: float | None = None,
 ) -> Decision:
     """Plan ``cabinet`` from ``now`` for these cars; setpoints for every car's charge point."""
-    from engine.planner import plan_cabinet
+    from engine.optimize.planner import plan_cabinet
 
     horizon_cap = MAX_HORIZON_H * 60 // step_minutes
     specs = [sp for sp in (session_spec(c, now, step_minutes, horizon_cap) for c in cars) if sp is not None]
@@ -296,14 +296,14 @@ def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) ->
 
     The engine's stage 5 charges as early as possible in aggregate; which car takes the early
     capacity is a tie. Re-planning online, the car that can wait should leave it to the car that
-    cannot (:func:`engine.replay.tiebreak.deadline_split`). This is the one seam through which
+    cannot (:func:`engine.optimize.tiebreak.deadline_split`). This is the one seam through which
     both the live loop and the replay's ``mpc`` turn an engine plan into powers. Splitting by
     latest start time instead was measured worse (docs/runtime.md).
     """
     planned = {sp.id: np.asarray(sp.power_kw, float) for sp in plan.sessions}
     if len(specs) <= 1 or not SPLIT_BY_DEADLINE:
         return planned, True
-    from engine.replay.tiebreak import deadline_split
+    from engine.optimize.tiebreak import deadline_split
 
     rated = {cp.id: cp.rated_kw for cp in scenario.charge_points}
     power = np.array([planned[sp.id] for sp in specs])

@@ -30,9 +30,9 @@ from engine.ledger import LedgerError, LedgerPort
 from engine.runtime.cars import Car
 from engine.runtime.clock import SteppableClock
 from engine.runtime.journal import Journal
-from engine.runtime.ports import make_chargers
+from engine.chargers import make_chargers
 from engine.runtime.site_runtime import SiteRuntime
-from engine.site import Site
+from engine.site.model import Site
 
 __all__ = ["HeadlessError", "DayDriver", "Arrival", "OutageLedger", "run_day", "parse_outage", "arrivals_for_day"]
 
@@ -343,7 +343,7 @@ def run_day(site: Site, day: date, *, state: Path | None = None, chain: bool = T
     folder = Path(state) if state is not None else Path(tempfile.mkdtemp(prefix="ev-headless-"))
     ledger = None
     if chain:
-        from engine.runtime.ports import connect_ledger
+        from engine.ledger import connect_ledger
 
         if progress:
             progress("starting the embedded chain and registering the site")

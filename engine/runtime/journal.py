@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from engine.errors import FieldError
 from engine.ledger import SignedWrite, Status, StatusReport, TxReceipt
-from engine.runtime.ports import ChargerEvent, ChargerReading
+from engine.chargers import ChargerEvent, ChargerReading
 
 __all__ = ["Journal", "SessionRecord", "OutboxRow", "JournalError", "JOURNAL_NAME"]
 

@@ -1,8 +1,8 @@
-"""The simulated charge points behind :class:`engine.runtime.ports.ChargerPort`.
+"""The simulated charge points behind :class:`engine.chargers.ChargerPort`.
 
 Each charge point of the site holds at most one car (:class:`engine.runtime.cars.Car`). A car
 plugged in with :meth:`SimulatedChargers.plug` charges at the charge point's limit (the
-:class:`~engine.runtime.ports.Setpoint` in force, period by period) up to what the car accepts
+:class:`~engine.chargers.Setpoint` in force, period by period) up to what the car accepts
 (its on-board charger, tapering above about 80 % SOC) and the charge point's rating; it leaves
 at its own ``departs_at`` (earlier or later than its driver said). :meth:`fault` faults a charge
 point for a while; ``fault_rate`` adds random faults. A car plugged with ``ignore_limit=True``
@@ -23,8 +23,8 @@ from typing import Any, Sequence
 
 from engine.ledger import Status
 from engine.runtime.cars import Car
-from engine.runtime.ports import ChargerError, ChargerEvent, ChargerReading, EventKind, Setpoint
-from engine.site import Site
+from engine.chargers import ChargerError, ChargerEvent, ChargerReading, EventKind, Setpoint
+from engine.site.model import Site
 
 __all__ = ["SimulatedChargers"]
 

@@ -2,7 +2,7 @@
 reports to the chain.
 
 :class:`SiteRuntime` owns, for one site, the journal (:mod:`engine.runtime.journal`), the
-charger port (:mod:`engine.runtime.ports`), the clock and the outbox to SC2
+charger port (:mod:`engine.chargers`), the clock and the outbox to SC2
 (:mod:`engine.runtime.telemetry`). Each :meth:`SiteRuntime.tick`:
 
 1. reads every charge point (status, power, energy, SOC) and drains their events (plug-in,
@@ -40,10 +40,10 @@ from engine.runtime.cars import Car
 from engine.runtime.clock import Clock
 from engine.runtime.controller import CarState, Decision, decide, guard
 from engine.runtime.journal import Journal, SessionRecord
-from engine.runtime.ports import ChargerEvent, ChargerPort, ChargerReading, EventKind, Setpoint
+from engine.chargers import ChargerEvent, ChargerPort, ChargerReading, EventKind, Setpoint
 from engine.runtime.telemetry import FlushResult, Outbox, status_changes
-from engine.site import Site
-from engine.profiles import asset_profile_kw
+from engine.site.model import Site
+from engine.site.profiles import asset_profile_kw
 
 __all__ = ["SiteRuntime", "TickReport", "DRIFT_KWH"]
 

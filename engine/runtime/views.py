@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from engine.ledger import Status, StatusReport
-from engine.profiles import asset_profile_kw
-from engine.site import Site
+from engine.site.profiles import asset_profile_kw
+from engine.site.model import Site
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.runtime.controller import Decision

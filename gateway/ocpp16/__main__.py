@@ -17,8 +17,8 @@ import sys
 import time
 from datetime import timedelta
 
-from engine.runtime.ports import Setpoint
-from engine.site import load_site
+from engine.chargers import Setpoint
+from engine.site.model import load_site
 
 from .credentials import ensure_passwords, passwords_path
 from .port import OcppChargers

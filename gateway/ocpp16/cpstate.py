@@ -16,7 +16,7 @@ from typing import Any
 from ocpp.v16 import ChargePoint as OcppConnection
 
 from engine.ledger import Status
-from engine.runtime.ports import Setpoint
+from engine.chargers import Setpoint
 
 from .profiles import Segment, parse_time
 

@@ -14,14 +14,9 @@ from pathlib import Path
 from typing import Iterable
 
 from engine.errors import FieldError
-from engine.files import atomic_write_text
+from engine.files import atomic_write_text, state_dir
 
-__all__ = ["state_dir", "passwords_path", "load_passwords", "ensure_passwords"]
-
-
-def state_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """The state folder: ``path``, else ``$EV_STATE_DIR``, else ``./state``."""
-    return Path(path or os.environ.get("EV_STATE_DIR") or "state")
+__all__ = ["passwords_path", "load_passwords", "ensure_passwords"]
 
 
 def passwords_path(root: str | os.PathLike[str] | None = None) -> Path:

@@ -7,7 +7,7 @@ HTTP 404, bad credentials 401. Everything the runtime needs is kept per charge p
 resumes its transaction; on every reconnect the central system asks for a fresh
 StatusNotification and MeterValues (TriggerMessage) and re-sends the plan in force.
 
-Events for the runtime (:class:`engine.runtime.ports.ChargerEvent`) are passed to ``emit``:
+Events for the runtime (:class:`engine.chargers.ChargerEvent`) are passed to ``emit``:
 PLUGGED on StartTransaction, UNPLUGGED on StopTransaction, FAULT / RECOVERED on
 StatusNotification, CONNECTED / DISCONNECTED, NONCOMPLIANT when a meter reading exceeds the
 limit in force (RECOVERED with ``detail["reason"] == "compliant"`` when it complies again).
@@ -45,7 +45,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from engine.runtime.ports import ChargerEvent, EventKind
+from engine.chargers import ChargerEvent, EventKind
 
 from .cpstate import REASON_OF, STATUS_OF, CpState
 from .csms_commands import DEFAULT_PROFILE_ID, Commands

@@ -16,7 +16,7 @@ from ocpp.v16 import call
 from ocpp.v16.enums import ChargingProfileStatus, ClearChargingProfileStatus, MessageTrigger, RemoteStartStopStatus
 from websockets.exceptions import ConnectionClosed
 
-from engine.runtime.ports import Setpoint
+from engine.chargers import Setpoint
 
 from .cpstate import CpState
 from .profiles import ProfileLimit, Segment, segments_from, to_unit, tx_profile

@@ -2,7 +2,7 @@
 
 Mixed into :class:`gateway.ocpp16.csms.CentralSystem`: each handler updates the charge point's
 :class:`~gateway.ocpp16.cpstate.CpState` and passes the runtime its
-:class:`~engine.runtime.ports.ChargerEvent` (PLUGGED, UNPLUGGED, FAULT, RECOVERED,
+:class:`~engine.chargers.ChargerEvent` (PLUGGED, UNPLUGGED, FAULT, RECOVERED,
 NONCOMPLIANT). Open transactions and the next transaction id are kept in ``state_file`` so a
 restarted central system resumes them.
 """
@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from engine.files import atomic_write_text
 from engine.ledger import Status
-from engine.runtime.ports import ChargerEvent, EventKind
+from engine.chargers import ChargerEvent, EventKind
 
 from .cpstate import REASON_OF, STATUS_OF, CpState, sampled
 from .profiles import iso, parse_time

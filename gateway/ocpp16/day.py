@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from engine.runtime.cars import Car
-from engine.runtime.ports import ChargerReading, Setpoint
-from engine.site import Site
+from engine.chargers import ChargerReading, Setpoint
+from engine.site.model import Site
 
 __all__ = ["Arrival", "DayResult", "synthetic_cars", "fair_share", "run_day", "reference_day"]
 

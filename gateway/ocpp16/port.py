@@ -12,7 +12,7 @@ of ``now``. :meth:`plug`, :meth:`unplug`, :meth:`fault` and :meth:`recover` driv
 simulated cars as the runtime's own simulator does, and :meth:`disconnect` / :meth:`reconnect`
 / :meth:`misbehave` exercise the OCPP-specific paths (those are :mod:`gateway.ocpp16.port_sim`).
 
-Registered in :mod:`engine.runtime.ports` as ``"ocpp"``; see docs/ocpp.md.
+Registered in :mod:`engine.chargers` as ``"ocpp"``; see docs/ocpp.md.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from datetime import datetime
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
+from engine.chargers import ChargerError, ChargerEvent, ChargerReading, EventKind, Setpoint
+from engine.files import state_dir as _state_dir
 from engine.ledger import Status
-from engine.runtime.ports import ChargerError, ChargerEvent, ChargerReading, EventKind, Setpoint
-from engine.site import Site, load_site
+from engine.site.model import Site, load_site
 from engine.validate import integer
 
-from .credentials import ensure_passwords, state_dir as _state_dir
+from .credentials import ensure_passwords
 from .csms import CentralSystem
 from .port_sim import SimulatedCars
 from .sim import Simulator

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Callable, Coroutine
 
 from engine.runtime.cars import Car
-from engine.runtime.ports import ChargerError
+from engine.chargers import ChargerError
 
 from .csms import CentralSystem
 from .sim import Simulator

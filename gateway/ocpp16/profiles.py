@@ -1,4 +1,4 @@
-"""Charging profiles: the runtime's :class:`~engine.runtime.ports.Setpoint` as an OCPP 1.6 TxProfile, and back.
+"""Charging profiles: the runtime's :class:`~engine.chargers.Setpoint` as an OCPP 1.6 TxProfile, and back.
 
 Pure functions (no sockets), shared by the central system (which builds profiles) and the
 charge point simulator (which follows them).
@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from engine.errors import FieldError
-from engine.runtime.ports import Setpoint
+from engine.chargers import Setpoint
 from engine.validate import integer, number
 
 __all__ = [

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from ocpp.v16 import call
 
 from engine.runtime.cars import Car
-from engine.site import Site, load_site
+from engine.site.model import Site, load_site
 
 from .credentials import load_passwords
 from .sim_cp import SimChargePoint

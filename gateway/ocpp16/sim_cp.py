@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from engine.runtime.cars import Car
-from engine.site import Asset
+from engine.site.model import Asset
 
 from .profiles import ProfileLimit, iso
 from .sim_calls import CentralSystemCalls, SimHost

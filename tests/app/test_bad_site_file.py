@@ -60,7 +60,7 @@ def test_the_site_map_still_draws(content) -> None:
     at = sign_in(AppTest.from_file(str(ROOT / "pages" / "site_map.py"), default_timeout=120))
     at.run()
     assert not at.exception, at.exception
-    from engine.sitestore import SiteStore
+    from engine.site.store import SiteStore
 
     problem = SiteStore(state).problem
     assert problem is not None and "site.json cannot be used" in problem and "shipped site" in problem

@@ -138,7 +138,10 @@ def test_edits_are_saved_change_the_groups_and_go_on_chain():
     t = at.table[0].value
     assert t.loc["asset key (SC1)", "value"].startswith("0x")
     assert t.loc["registered in tx", "value"].startswith("0x")
-    assert t.loc["last status on chain", "value"].startswith("none yet")
+    # the live runtime posts a new asset's first status at its next tick: on a busy machine that
+    # can land before this page run, so either is right, but never anything else
+    last = t.loc["last status on chain", "value"]
+    assert last.startswith("none yet") or last.startswith("Available, 0 kW"), last
 
 
 def test_a_kiosk_session_colours_its_charge_point(monkeypatch):

@@ -11,7 +11,7 @@ from eth_utils import keccak
 
 from contracts.ledger import ContractRevert, Ledger, LedgerInputError
 from engine.ledger import LedgerError, LedgerPort, Status, StatusReport
-from engine.site import AssetKind
+from engine.site.model import AssetKind
 from tests.contracts.conftest import second_account, small_site
 
 

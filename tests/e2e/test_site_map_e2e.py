@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from engine.site import load_site
+from engine.site.model import load_site
 from pages.deck import fit_view, pixel_of
 from tests.e2e.helpers import shot, sign_in, wait_idle
 

@@ -1,7 +1,7 @@
 """Hostile scenario files: every one ends in exit 2 and one line naming the field, never a traceback.
 
 The inputs of issue #10 item 9 (each crashed ``python -m engine plan|quote`` before the size
-and range limits of ``engine.scenario``), then a sweep of nasty values over every field.
+and range limits of ``engine.optimize.scenario``), then a sweep of nasty values over every field.
 """
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 import engine.files as files_module
-import engine.scenario as scenario_module
+import engine.optimize.scenario_json as scenario_module
 from engine.cli import main
-from engine.scenario import MAX_FILE_BYTES, MAX_SESSIONS, ScenarioError, load_scenario, parse_scenario
+from engine.optimize.scenario import MAX_FILE_BYTES, MAX_SESSIONS, ScenarioError
+from engine.optimize.scenario_json import load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -201,7 +202,8 @@ def test_odd_files_and_options_exit_2(args: list[str], expected: str) -> None:
 
 
 def test_a_hand_built_scenario_is_sized_before_its_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.scenario import SessionSpec, validate_scenario
+    from engine.optimize.scenario import SessionSpec
+    from engine.optimize.scenario_json import validate_scenario
 
     def never(*a: Any, **k: Any) -> Any:
         raise AssertionError("converted before the sizes were checked")
@@ -223,8 +225,8 @@ def test_a_hand_built_scenario_is_sized_before_its_round_trip(monkeypatch: pytes
 
 
 def test_a_hand_built_request_is_checked_before_the_quote() -> None:
-    from engine.quote import quote
-    from engine.scenario import SessionSpec
+    from engine.optimize.quote import quote
+    from engine.optimize.scenario import SessionSpec
 
     d = base()
     d.pop("request")

@@ -8,7 +8,7 @@ import pytest
 
 import engine
 from engine import ScenarioError, parse_scenario, plan, plan_cabinet
-from engine.scenario import SessionSpec
+from engine.optimize.scenario import SessionSpec
 
 TOL = 1e-6
 

@@ -1,4 +1,4 @@
-"""engine.profiles: PV from real data, synthetic loads, resampling, errors naming the field."""
+"""engine.site.profiles: PV from real data, synthetic loads, resampling, errors naming the field."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,8 +7,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from engine.profiles import PROFILE_NAMES, ProfileError, asset_profile_kw, per_unit, price_per_kwh, profile_kw
-from engine.site import Asset, AssetKind
+from engine.site.profiles import (
+    PROFILE_NAMES,
+    ProfileError,
+    asset_profile_kw,
+    per_unit,
+    price_per_kwh,
+    profile_kw,
+)
+from engine.site.model import Asset, AssetKind
 
 TZ = ZoneInfo("America/Los_Angeles")
 DAY = datetime(2019, 5, 6, tzinfo=TZ)

@@ -21,7 +21,7 @@ from engine.replay.kpi import session_met
 from engine.replay.mpc import ModelPredictive
 from engine.replay.simulate import simulate
 from engine.replay.strategies import ReplayProblem, make_strategy
-from engine.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
+from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 
 TZ = ZoneInfo("America/Los_Angeles")
 WED = datetime(2019, 5, 8, tzinfo=TZ)  # a Wednesday

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from engine import Scenario, SessionSpec, parse_scenario, plan, quote, quote_max_kwh
-from engine.scenario import step_array
+from engine.optimize.scenario import step_array
 
 METHOD = "highs-ds"
 PIN = 1e-8  # the same slack as the engine's stage pins ("exact to solver tolerance")
@@ -343,8 +343,8 @@ def test_quote_matches_an_independent_solver(seed: int, T: int, n: int, e: float
 @given(seed=st.integers(0, 2**31), T=st.integers(1, 30), n=st.integers(1, 6))
 def test_blocks_give_the_same_optima_as_steps(seed: int, T: int, n: int) -> None:
     """Aggregating equal-data steps into blocks is exact for stages 0-4."""
-    from engine.lp_model import cabinet_input
-    from engine.planner import solve_cabinet
+    from engine.optimize.lp_model import cabinet_input
+    from engine.optimize.planner import solve_cabinet
 
     d = random_scenario(seed, T, n, n_cab=1)
     rng = np.random.default_rng(seed)

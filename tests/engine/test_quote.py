@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 import engine
+import engine.optimize.quote
 from engine import ScenarioError, SessionSpec, parse_scenario, quote, quote_max_kwh
 
 
@@ -98,12 +99,12 @@ def test_infeasible_guarantees_keep_their_stage1_total() -> None:
     assert q.earliest_departure_step == 7  # after step 4 the request gets 7 kW (g1/g2 windows end)
 
 
-def test_quote_max_kwh_and_callable_module() -> None:
+def test_quote_max_kwh_and_the_function_from_engine() -> None:
     sc = site([G1], request=REQ)
     assert quote_max_kwh(sc) == pytest.approx(14.0, abs=1e-6)
     req = SessionSpec("k", "cp3", 0, 4, 3.0)
-    assert engine.quote(sc, req).feasible  # engine.quote is callable ...
-    assert engine.quote.quote(sc, req).max_kwh == pytest.approx(3.0)  # ... and the module
+    assert engine.quote(sc, req).feasible  # engine.quote is the function ...
+    assert engine.optimize.quote.quote(sc, req).max_kwh == pytest.approx(3.0)  # ... of engine.optimize.quote
 
 
 def test_request_errors() -> None:

@@ -9,18 +9,15 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from engine.scenario import (
+from engine.optimize.scenario import (
     BatterySpec,
     CabinetSpec,
     ChargePointSpec,
     Scenario,
     ScenarioError,
     SessionSpec,
-    load_scenario,
-    parse_scenario,
-    scenario_to_dict,
-    validate_scenario,
 )
+from engine.optimize.scenario_json import load_scenario, parse_scenario, scenario_to_dict, validate_scenario
 
 T = 12
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.site import AssetKind, SiteError, load_site, save_site, site_from_dict, site_to_dict
+from engine.site.model import AssetKind, SiteError, load_site, save_site, site_from_dict, site_to_dict
 
 
 def tiny() -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.site import AssetKind, SiteError, load_site, site_from_dict
+from engine.site.model import AssetKind, SiteError, load_site, site_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "data" / "site.json"

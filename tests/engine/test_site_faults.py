@@ -18,8 +18,8 @@ from engine.runtime.clock import SteppableClock
 from engine.runtime.journal import Journal
 from engine.runtime.simulator import SimulatedChargers
 from engine.runtime.site_runtime import SiteRuntime
-from engine.site import MAX_DISTANCE_KM, SiteError, distance_km, load_site, site_from_dict, site_to_dict
-from engine.sitestore import DEFAULT_SITE, SiteStore
+from engine.site.model import MAX_DISTANCE_KM, SiteError, distance_km, load_site, site_from_dict, site_to_dict
+from engine.site.store import DEFAULT_SITE, SiteStore
 
 NOW = datetime(2026, 5, 6, 8, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
 
@@ -192,7 +192,7 @@ def test_the_shipped_site_round_trips() -> None:
      ("x", "prices: must be a number or 8"), (-1, "prices: must be >= 0"), ([0.1] * 7 + [-0.1], r"prices\[7\]: must be >= 0")],
 )
 def test_bad_prices_for_a_group_are_named(prices, message: str) -> None:
-    from engine.site_scenario import scenario_for_group
+    from engine.site.to_scenario import scenario_for_group
 
     with pytest.raises(SiteError, match=f"^{message}"):
         scenario_for_group(load_site(DEFAULT_SITE), "AB-PANEL", start=NOW, horizon_steps=8, step_minutes=15, prices=prices)

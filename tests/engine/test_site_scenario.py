@@ -1,4 +1,4 @@
-"""engine.site_scenario: a site group + its sessions -> the engine's Scenario."""
+"""engine.site.to_scenario: a site group + its sessions -> the engine's Scenario."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from engine.profiles import per_unit, price_per_kwh
-from engine.scenario import SessionSpec
-from engine.site import SiteError, load_site
-from engine.site_scenario import group_table, scenario_for_group, scenario_for_site
+from engine.site.profiles import per_unit, price_per_kwh
+from engine.optimize.scenario import SessionSpec
+from engine.site.model import SiteError, load_site
+from engine.site.to_scenario import group_table, scenario_for_group, scenario_for_site
 
 ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("America/Los_Angeles")

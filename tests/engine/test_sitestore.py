@@ -1,12 +1,13 @@
-"""engine.sitestore: the shipped site until the first edit, atomic saves to the state folder."""
+"""engine.site.store: the shipped site until the first edit, atomic saves to the state folder."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from engine.site import SiteError
-from engine.sitestore import DEFAULT_SITE, SiteStore, state_dir
+from engine.site.model import SiteError
+from engine.files import state_dir
+from engine.site.store import DEFAULT_SITE, SiteStore
 
 
 def test_default_then_saved_then_reset(tmp_path):

@@ -17,8 +17,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from engine.ledger import Status
-from engine.runtime.ports import ChargerError, EventKind, Setpoint, make_chargers
-from engine.site import load_site
+from engine.chargers import ChargerError, EventKind, Setpoint, make_chargers
+from engine.site.model import load_site
 from gateway.ocpp16.credentials import load_passwords, passwords_path
 from gateway.ocpp16.port import OcppChargers
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.site import load_site
+from engine.site.model import load_site
 from gateway.ocpp16.day import reference_day, run_day, synthetic_cars
 from gateway.ocpp16.port import OcppChargers
 from gateway.ocpp16.profiles import from_unit, to_unit

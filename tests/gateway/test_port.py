@@ -11,8 +11,8 @@ import pytest
 
 from engine.ledger import Status
 from engine.runtime.cars import Car
-from engine.runtime.ports import ChargerPort, EventKind, Setpoint
-from engine.site import load_site
+from engine.chargers import ChargerPort, EventKind, Setpoint
+from engine.site.model import load_site
 from gateway.ocpp16.csms import CentralSystem
 from gateway.ocpp16.port import OcppChargers
 
@@ -288,7 +288,7 @@ def test_the_next_car_waits_for_its_own_plan(sim):
 
 
 def test_plugging_an_occupied_charge_point_is_refused(sim):
-    from engine.runtime.ports import ChargerError
+    from engine.chargers import ChargerError
 
     sim.plug(CP, Car("one", battery_kwh=60.0, soc_pct=20.0, max_kw=6.6), T0)
     with pytest.raises(ChargerError) as err:

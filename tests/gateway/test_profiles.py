@@ -9,7 +9,7 @@ import pytest
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, _validate_payload
 
-from engine.runtime.ports import Setpoint
+from engine.chargers import Setpoint
 from gateway.ocpp16.profiles import (
     ProfileError,
     ProfileLimit,

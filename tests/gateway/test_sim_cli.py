@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtime.ports import EventKind, Setpoint
-from engine.site import load_site
+from engine.chargers import EventKind, Setpoint
+from engine.site.model import load_site
 from gateway.ocpp16.port import OcppChargers
 
 ROOT = Path(__file__).resolve().parents[2]

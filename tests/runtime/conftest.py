@@ -12,7 +12,7 @@ from engine.runtime.clock import SteppableClock
 from engine.runtime.journal import Journal
 from engine.runtime.simulator import SimulatedChargers
 from engine.runtime.site_runtime import SiteRuntime
-from engine.sitestore import SiteStore
+from engine.site.store import SiteStore
 from tests.runtime.fakes import FakeLedger
 
 TZ = ZoneInfo("America/Los_Angeles")

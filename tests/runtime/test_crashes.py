@@ -26,7 +26,7 @@ BOOKER = textwrap.dedent("""
     from engine.runtime.journal import Journal
     from engine.runtime.simulator import SimulatedChargers
     from engine.runtime.site_runtime import SiteRuntime
-    from engine.sitestore import SiteStore
+    from engine.site.store import SiteStore
 
     folder, cps, kwh = sys.argv[1], sys.argv[2].split(","), float(sys.argv[3])
     now = datetime(2026, 5, 6, 8, 0, tzinfo=ZoneInfo("America/Los_Angeles"))

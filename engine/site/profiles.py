@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import FieldError
-from engine.site import LOAD_PROFILES, PV_PROFILES, Asset, AssetKind
+from engine.site.model import LOAD_PROFILES, PV_PROFILES, Asset, AssetKind
 from engine.validate import integer, number
 
 __all__ = [
@@ -48,7 +48,7 @@ __all__ = [
     "DATA_DIR",
 ]
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "profiles"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "profiles"
 PROFILE_NAMES = PV_PROFILES + LOAD_PROFILES
 _AUG1 = date(2016, 8, 1)
 _SOLSTICE = date(2016, 6, 21)

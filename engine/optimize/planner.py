@@ -1,7 +1,7 @@
 """The lexicographic planner: stages 0-5 of the engine spec, per cabinet.
 
-Each cabinet is an independent LP (:mod:`engine.lp_model`), built on blocks of
-consecutive steps with identical data (:func:`engine.lp_model.aggregate`, exact for
+Each cabinet is an independent LP (:mod:`engine.optimize.lp_model`), built on blocks of
+consecutive steps with identical data (:func:`engine.optimize.lp_model.aggregate`, exact for
 stages 0-4) and loaded once into HiGHS. A weighted mix of all stages is solved first
 (warm start only); then every stage changes the cost vector, re-runs the simplex from
 the previous basis and pins its optimum with one extra row (slack ``1e-8`` relative +
@@ -30,8 +30,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from engine.lp_model import INF, CabinetInput, CabinetModel, LpHandle, aggregate, build_model, cabinet_input
-from engine.scenario import Scenario, ScenarioError, SessionSpec
+from engine.optimize.lp_model import (
+    INF,
+    CabinetInput,
+    CabinetModel,
+    LpHandle,
+    aggregate,
+    build_model,
+    cabinet_input,
+)
+from engine.optimize.scenario import Scenario, ScenarioError, SessionSpec, check_references
 
 __all__ = [
     "SessionPlan",
@@ -347,7 +355,7 @@ def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True
     Parameters
     ----------
     inp : CabinetInput
-        The cabinet's data (see :func:`engine.lp_model.cabinet_input`).
+        The cabinet's data (see :func:`engine.optimize.lp_model.cabinet_input`).
     early : bool
         Run stage 5 (charge as early as possible). Without it the plan is an arbitrary
         optimum of stages 0-4.
@@ -355,7 +363,7 @@ def solve_cabinet(inp: CabinetInput, *, early: bool = True, prelude: bool = True
         Warm-start the exact stages from one solve of a weighted mix of all of them
         (faster; same result).
     blocks : bool
-        Solve on blocks of steps in which nothing changes (:func:`engine.lp_model.aggregate`;
+        Solve on blocks of steps in which nothing changes (:func:`engine.optimize.lp_model.aggregate`;
         same optima of stages 0-4, much smaller LP; stage 5 then front-loads the
         energy inside each block).
 
@@ -585,23 +593,6 @@ def _extract(
 # --------------------------------------------------------------------------- public API
 
 
-def _check_cps(scenario: Scenario) -> dict[str, str]:
-    cab_ids = {c.id for c in scenario.cabinets}
-    cp_cab: dict[str, str] = {}
-    for i, cp in enumerate(scenario.charge_points):
-        if cp.cabinet not in cab_ids:
-            raise ScenarioError(f"charge_points[{i}].cabinet", f"unknown cabinet {cp.cabinet!r}")
-        cp_cab[cp.id] = cp.cabinet
-    seen: set[str] = set()
-    for i, s in enumerate(scenario.sessions):
-        if s.cp not in cp_cab:
-            raise ScenarioError(f"sessions[{i}].cp", f"unknown charge point {s.cp!r}")
-        if s.id in seen:
-            raise ScenarioError(f"sessions[{i}].id", f"duplicate id {s.id!r}")
-        seen.add(s.id)
-    return cp_cab
-
-
 def plan_cabinet(
     scenario: Scenario,
     cabinet_id: str,
@@ -633,7 +624,7 @@ def plan_cabinet(
         scenario.cabinet(cabinet_id)
     except KeyError:
         raise ScenarioError("cabinet", f"unknown cabinet {cabinet_id!r}") from None
-    cp_cab = _check_cps(scenario)
+    cp_cab = check_references(scenario.cabinets, scenario.charge_points, scenario.sessions)
     if sessions is not None:
         for i, s in enumerate(sessions):
             if cp_cab.get(s.cp) != cabinet_id:
@@ -668,7 +659,7 @@ def plan(scenario: Scenario, *, early: bool = True, workers: int | None = None, 
     Plan
     """
     t0 = time.perf_counter()
-    cp_cab = _check_cps(scenario)
+    cp_cab = check_references(scenario.cabinets, scenario.charge_points, scenario.sessions)
     by_cab: dict[str, list[SessionSpec]] = {c.id: [] for c in scenario.cabinets}
     for s in scenario.sessions:
         by_cab[cp_cab[s.cp]].append(s)

@@ -34,7 +34,7 @@ from typing import Sequence
 import highspy
 import numpy as np
 
-from engine.scenario import BatterySpec, Scenario, SessionSpec, step_array
+from engine.optimize.scenario import BatterySpec, Scenario, SessionSpec, step_array
 
 __all__ = [
     "CabinetInput",

@@ -16,17 +16,16 @@ power allows, and a feasible solve's last charging step bounds the answer from a
 from __future__ import annotations
 
 import math
-import sys
 import time
-import types
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from engine.lp_model import LpHandle, aggregate, build_model, cabinet_input
-from engine.planner import stage_overload_and_guarantees
-from engine.scenario import Scenario, ScenarioError, SessionSpec, check_request
+from engine.optimize.lp_model import LpHandle, aggregate, build_model, cabinet_input
+from engine.optimize.planner import stage_overload_and_guarantees
+from engine.optimize.scenario import Scenario, ScenarioError, SessionSpec, check_references
+from engine.optimize.scenario_json import check_request
 
 __all__ = ["Quote", "quote", "quote_max_kwh", "FEASIBLE_TOL_KWH"]
 
@@ -127,10 +126,7 @@ def _quote(scenario: Scenario, request: SessionSpec | None, *, earliest: bool) -
     check_request(scenario, req)
     T = int(scenario.horizon_steps)
     cab_id = scenario.cabinet_of(req.cp)
-    cp_cab = {cp.id: cp.cabinet for cp in scenario.charge_points}
-    for i, s in enumerate(scenario.sessions):
-        if s.cp not in cp_cab:
-            raise ScenarioError(f"sessions[{i}].cp", f"unknown charge point {s.cp!r}")
+    cp_cab = check_references(scenario.cabinets, scenario.charge_points, scenario.sessions)
     kept = [s for s in scenario.sessions if s.guaranteed and cp_cab[s.cp] == cab_id]
     stretched = SessionSpec(
         id=req.id,
@@ -217,13 +213,3 @@ def _quote(scenario: Scenario, request: SessionSpec | None, *, earliest: bool) -
         cabinet=cab_id,
         guarantees_met=st.guarantees_met,
     )
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``from engine import quote`` be called as the function *and* used as the module."""
-
-    def __call__(self, scenario: Scenario, request: SessionSpec | None = None) -> Quote:
-        return quote(scenario, request)
-
-
-sys.modules[__name__].__class__ = _CallableModule

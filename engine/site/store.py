@@ -8,25 +8,16 @@ never served: the last good copy is, and :attr:`SiteStore.problem` says so.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Callable
 
-from engine.files import atomic_write_bytes, atomic_write_text
-from engine.site import Site, SiteError, load_site, save_site, site_json
+from engine.files import REPO_ROOT, atomic_write_bytes, atomic_write_text, state_dir
+from engine.site.model import Site, SiteError, load_site, save_site, site_json
 
-__all__ = ["ROOT", "DEFAULT_SITE", "state_dir", "SiteStore"]
+__all__ = ["DEFAULT_SITE", "SiteStore"]
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SITE = ROOT / "data" / "site.json"
-
-
-def state_dir() -> Path:
-    """The runtime state folder: env ``EV_STATE_DIR`` (default ``<repo>/state``), created."""
-    d = Path(os.environ.get("EV_STATE_DIR") or ROOT / "state")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+DEFAULT_SITE = REPO_ROOT / "data" / "site.json"
 
 
 class SiteStore:

@@ -48,9 +48,9 @@ __all__ = [
 ]
 
 PV_PROFILES = ("pv_citylearn", "pv_serf")
-"""Profiles a PV inverter may name (``engine.profiles``); empty means ``pv_citylearn``."""
+"""Profiles a PV inverter may name (``engine.site.profiles``); empty means ``pv_citylearn``."""
 LOAD_PROFILES = ("lighting", "ventilation", "elevator")
-"""Profiles another load may name (``engine.profiles``); empty means its rated power all day."""
+"""Profiles another load may name (``engine.site.profiles``); empty means its rated power all day."""
 
 MAX_THRESHOLD_KW = 100_000.0
 """Largest cabinet threshold [kW] (100 MW; SC1 stores W in a uint32, at most 4,294,967 kW)."""

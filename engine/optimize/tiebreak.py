@@ -49,7 +49,7 @@ def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarra
     """
     import highspy
 
-    from engine.lp_model import new_highs
+    from engine.optimize.lp_model import new_highs
 
     k, H = power_kw.shape
     if k <= 1:

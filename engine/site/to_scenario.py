@@ -3,13 +3,13 @@
 A group is a cabinet with its members (``engine.site.Group``). Its scenario has:
 
 * the cabinet's threshold [kW];
-* ``pv_kw``: the sum of its PV inverters' profiles (``engine.profiles``, scaled to kWp);
+* ``pv_kw``: the sum of its PV inverters' profiles (``engine.site.profiles``, scaled to kWp);
 * ``other_load_kw``: the sum of its other loads' profiles;
 * ``battery``: its stationary battery (several are merged into one): capacity, ``rated_kw`` as
   max charge and discharge power, one-way efficiency, ``min_soc`` and ``initial_soc`` (or
   ``battery_energy_kwh`` when the caller knows the battery's energy now);
 * its charge points (``rated_kw``) and the sessions on them;
-* ``price_per_kwh``: ``prices`` if given, else the hourly CityLearn price (``engine.profiles``).
+* ``price_per_kwh``: ``prices`` if given, else the hourly CityLearn price (``engine.site.profiles``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,16 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.profiles import asset_profile_kw, price_per_kwh
-from engine.scenario import MAX_HORIZON_STEPS, BatterySpec, CabinetSpec, ChargePointSpec, Scenario, SessionSpec
-from engine.site import Group, Site, SiteError
+from engine.site.profiles import asset_profile_kw, price_per_kwh
+from engine.optimize.scenario import (
+    MAX_HORIZON_STEPS,
+    BatterySpec,
+    CabinetSpec,
+    ChargePointSpec,
+    Scenario,
+    SessionSpec,
+)
+from engine.site.model import Group, Site, SiteError
 from engine.validate import describe, integer, is_number, number
 
 __all__ = ["scenario_for_group", "scenario_for_site", "cabinet_spec", "group_table"]

@@ -16,12 +16,12 @@ datetimes.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from engine.errors import FieldError
+from engine.registry import load_by_name
 from engine.ledger import Status
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "register_chargers",
     "make_chargers",
     "charger_kinds",
-    "connect_ledger",
 ]
 
 
@@ -203,27 +202,8 @@ def make_chargers(name: str, **kwargs: Any) -> ChargerPort:
     if factory is None:
         raise ChargerError("EV_CHARGERS", f"must be one of {', '.join(charger_kinds())}, got {name!r}")
     if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
         try:
-            factory = getattr(importlib.import_module(module), attr)
+            factory = load_by_name(factory)
         except (ImportError, AttributeError) as exc:
-            raise ChargerError("EV_CHARGERS", f"{key}: cannot load {module}:{attr} ({exc})") from None
+            raise ChargerError("EV_CHARGERS", f"{key}: cannot load {factory} ({exc})") from None
     return factory(**kwargs)
-
-
-#: How the engine reaches the chain without importing web3: ``contracts.ledger.Ledger.connect``
-#: loaded by name (the engine's ledger port, :class:`engine.ledger.LedgerPort`, is what it gets).
-LEDGER_FACTORY = "contracts.ledger:Ledger.connect"
-
-
-def connect_ledger(**kwargs: Any) -> Any:
-    """Connect the chain's ledger client (``contracts.ledger.Ledger.connect(**kwargs)``).
-
-    Loaded by name so that ``engine`` never imports web3; raises whatever the client raises
-    (``engine.ledger.LedgerError`` when the chain cannot be reached).
-    """
-    module, _, path = LEDGER_FACTORY.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj(**kwargs)
