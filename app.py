@@ -10,7 +10,7 @@ browser session signs in with ``EV_CPO_PASSWORD`` (or the hash ``cpo_password_sh
 the navigation and the CPO sidebar appear once signed in.
 
 Clock: the sidebar shows the site's local time (real time in the site's time zone, or the fixed
-time in ``EV_NOW``, see ``engine.clock``). Chain: ``CHAIN_RPC_URL`` (empty: embedded eth-tester
+time in ``EV_NOW``, see ``engine.runtime.clock``). Chain: ``CHAIN_RPC_URL`` (empty: embedded eth-tester
 chain, synced with the site on first use); ``EV_CHAIN=off`` runs without a chain.
 """
 

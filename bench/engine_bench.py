@@ -37,7 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.optimize.lp_model import LpHandle, build_model, cabinet_input  # noqa: E402
+from engine.optimize.highs import LpHandle
+from engine.optimize.lp_model import build_model
+from engine.optimize.cabinet_input import cabinet_input  # noqa: E402
 from engine.optimize.planner import plan  # noqa: E402
 from engine.optimize.quote import quote  # noqa: E402
 from engine.optimize.scenario import Scenario, SessionSpec
@@ -154,7 +156,7 @@ def plain_stage2_seconds(scenario: Scenario) -> float:
         c[: m.n_p] = -inp.dt
         u = m.col_upper.copy()
         if not np.any(inp.base_load_kw - inp.threshold_kw > 0):
-            u[m.o] = 0.0
+            u[m.overload_cols] = 0.0
         cost.append(c)
         lo.append(m.col_lower)
         up.append(u)

@@ -39,7 +39,7 @@ Cheap per-cabinet entry points (online re-planning, e.g. the MPC replay)
     has one column per session step inside the horizon, so a short horizon is cheap.
     ``CabinetPlan.session(id).power_kw[0]`` is the power to apply now [kW].
 ``solve_cabinet(inp, *, early=True) -> CabinetPlan``
-    The same from a prepared ``CabinetInput`` (``engine.optimize.lp_model.cabinet_input``).
+    The same from a prepared ``CabinetInput`` (``engine.optimize.cabinet_input.cabinet_input``).
 
 Hand-built scenarios (dataclasses ``Scenario``, ``CabinetSpec``, ``ChargePointSpec``,
 ``SessionSpec``, ``BatterySpec``) may pass numbers, lists or ``None`` for per-step

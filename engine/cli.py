@@ -19,6 +19,14 @@ import json
 import sys
 from typing import NoReturn, Sequence
 
+from engine.optimize.highs import LpError
+from engine.optimize.planner import plan
+from engine.optimize.quote import quote
+from engine.optimize.scenario import ScenarioError
+from engine.optimize.scenario_json import load_scenario
+from engine.replay.cli import main as replay_main
+from engine.runtime.cli import main as run_main
+
 __all__ = ["main", "build_parser"]
 
 EXIT_INPUT = 2
@@ -70,15 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _replay(argv: list[str]) -> int:
-    try:
-        from engine.replay.cli import main as replay_main
-    except ImportError as exc:
-        sys.stderr.write(f"replay: not available in this installation ({exc})\n")
-        return EXIT_INPUT
-    return int(replay_main(argv) or 0)
-
-
 def _fail(message: str) -> int:
     sys.stderr.write(" ".join(str(message).split()) + "\n")
     return EXIT_INPUT
@@ -99,21 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "replay":
-        return _replay(args_list[1:])
+        return int(replay_main(args_list[1:]) or 0)
     if args_list and args_list[0] == "run":
-        from engine.runtime.cli import main as run_main
-
         return int(run_main(args_list[1:]) or 0)
     ap = build_parser()
     args = ap.parse_args(args_list)
     if args.command is None:
         return _fail("command: required (plan, quote or replay; see python -m engine --help)")
-    from engine.optimize.lp_model import LpError
-    from engine.optimize.planner import plan
-    from engine.optimize.quote import quote
-    from engine.optimize.scenario import ScenarioError
-    from engine.optimize.scenario_json import load_scenario
-
     try:
         scenario = load_scenario(args.scenario)
         if args.command == "plan":

@@ -20,7 +20,7 @@ from pages.deck import build_deck, legend_html
 def _group_day_chart(site: Site, cabinet_id: str) -> None:
     """Today's threshold, PV and other load of a group, as the engine sees them (15-min steps)."""
     day = ui.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    spec = cabinet_spec(next(g for g in site.groups() if g.cabinet.id == cabinet_id),
+    spec = cabinet_spec(site.group(cabinet_id),
                         start=day, horizon_steps=96, step_minutes=15)
     times = [day + timedelta(minutes=15 * k) for k in range(96)]
     pv, load = np.asarray(spec.pv_kw, float), np.asarray(spec.other_load_kw, float)
@@ -40,7 +40,7 @@ def asset_details(site: Site, asset_id: str) -> None:
     ch = ui.chain()
     if any(c.id == asset_id for c in site.cabinets):
         c = site.cabinet(asset_id)
-        g = next(g for g in site.groups() if g.cabinet.id == asset_id)
+        g = site.group(asset_id)
         st.markdown(f"**Cabinet {c.id}** - {c.name}")
         st.markdown(f"Threshold **{c.threshold_kw:g} kW**; {len(g.charge_points)} charge points, "
                     f"PV {g.pv_kwp:g} kWp, battery {g.battery_kwh:g} kWh, other load {g.other_load_kw:g} kW")

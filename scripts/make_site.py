@@ -12,7 +12,11 @@ EVSE ids and groups from ``caltech_acn_topology.json`` (facts from acnportal, BS
 Added equipment (so every kind of group exists): rooftop PV inverters on BC-NORTH and CA-WEST,
 a stationary battery on BC-SOUTH, lighting + ventilation on AB-PANEL, the elevator on CA-WEST.
 
-Run from the repository root: ``python scripts/make_site.py [--shared /work/shared/data]``.
+Run from the repository root: ``python scripts/make_site.py --raw RAW``, where ``RAW`` is a folder
+holding the raw data sets (``sites/caltech_acn_topology.json`` from acnportal, ``pv/`` the NREL
+SERF PV series via pvanalytics, ``citylearn/`` CityLearn's building and pricing files; their
+sources and licences are in ``data/profiles/README.md``). The repository ships the outputs, so
+nobody needs to run this to use or test the project.
 The output is deterministic (same inputs, same bytes).
 """
 
@@ -136,8 +140,8 @@ def build_profiles(shared: Path, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=Path("/work/shared/data"),
-                    help="folder with sites/, pv/, citylearn/ (the real data sets)")
+    ap.add_argument("--raw", "--shared", dest="shared", type=Path, required=True,
+                    help="folder with sites/, pv/, citylearn/ (the raw data sets, not in the repository)")
     ap.add_argument("--out", type=Path, default=ROOT / "data")
     args = ap.parse_args(argv)
     topology = json.loads((args.shared / "sites" / "caltech_acn_topology.json").read_text())

@@ -3,7 +3,10 @@
 Run once by a developer (it reads the shared raw data, which the app and the tests
 never do)::
 
-    python3 data/examples/make_caltech_day.py /work/shared/data 2019-05-06
+    python3 data/examples/make_caltech_day.py RAW 2019-05-06
+
+where ``RAW`` holds the raw ACN-Data and topology files (sources and licences in this folder's
+README.md); the repository ships the output, ``caltech_day.json``.
 
 * sessions: ACN-Data (CC BY 4.0, Lee, Li, Low, e-Energy 2019), the Caltech sessions
   arriving on that local day; ``energy_kwh`` = the driver's request in the ACN app
@@ -118,4 +121,6 @@ def main(shared: str, day_text: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*(sys.argv[1:3] if len(sys.argv) >= 3 else ["/work/shared/data", "2019-05-06"])))
+    if len(sys.argv) != 3:
+        sys.exit(f"usage: {sys.argv[0]} RAW_DATA_FOLDER YYYY-MM-DD")
+    sys.exit(main(*sys.argv[1:3]))

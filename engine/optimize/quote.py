@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.optimize.lp_model import LpHandle, aggregate, build_model, cabinet_input
-from engine.optimize.planner import stage_overload_and_guarantees
+from engine.optimize.highs import LpHandle
+from engine.optimize.cabinet_input import aggregate, cabinet_input
+from engine.optimize.lp_model import build_model
+from engine.optimize.stages import stage_overload_and_guarantees
 from engine.optimize.scenario import Scenario, ScenarioError, SessionSpec, check_references
 from engine.optimize.scenario_json import check_request
 
@@ -144,8 +146,8 @@ def _quote(scenario: Scenario, request: SessionSpec | None, *, earliest: bool) -
     dt = inp.dt
     E = float(req.energy_kwh)
     r = len(kept)
-    cols = np.arange(m.p_off[r], m.p_off[r + 1])
-    steps = m.p_t[cols]
+    cols = np.arange(m.power_start[r], m.power_start[r + 1])
+    steps = m.power_step[cols]
     ub = float(inp.max_kw[r]) if E > 0 else 0.0
     lo_step = int(inp.lo[r])
     D_req = min(int(req.departure_step), T)

@@ -19,12 +19,15 @@ for the per-step arrays: :func:`step_array` broadcasts them the same way the pla
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 import numpy as np
 
 from engine.errors import FieldError
 from engine.validate import by_id
+
+StepValues = Union[float, Sequence[float], np.ndarray]
+"""A per-step quantity: one number for every step, or one value per step (``horizon_steps`` long)."""
 
 __all__ = [
     "ScenarioError",
@@ -35,6 +38,7 @@ __all__ = [
     "Scenario",
     "step_array",
     "check_references",
+    "StepValues",
 ]
 
 
@@ -92,9 +96,9 @@ class CabinetSpec:
     """
 
     id: str
-    threshold_kw: Any
-    pv_kw: Any = None
-    other_load_kw: Any = None
+    threshold_kw: StepValues
+    pv_kw: StepValues | None = None
+    other_load_kw: StepValues | None = None
     battery: BatterySpec | None = None
 
 
@@ -172,7 +176,7 @@ class Scenario:
     step_minutes: float
     horizon_steps: int
     start: str = ""
-    price_per_kwh: Any = None
+    price_per_kwh: StepValues | None = None
     cabinets: Sequence[CabinetSpec] = ()
     charge_points: Sequence[ChargePointSpec] = ()
     sessions: Sequence[SessionSpec] = ()
@@ -201,7 +205,7 @@ class Scenario:
         return step_array(self.price_per_kwh, self.horizon_steps)
 
 
-def step_array(value: Any, horizon_steps: int, default: float = 0.0) -> np.ndarray:
+def step_array(value: StepValues | None, horizon_steps: int, default: float = 0.0) -> np.ndarray:
     """Broadcast a per-step quantity to a float array of length ``horizon_steps``.
 
     Parameters

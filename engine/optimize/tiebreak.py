@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.optimize.highs import load_lp, optimum
+
 __all__ = ["deadline_split"]
 
 
@@ -47,10 +49,6 @@ def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarra
         A plan with the same load per step and the same total per car [kW], or None when
         the LP does not solve (then keep the engine's own split).
     """
-    import highspy
-
-    from engine.optimize.lp_model import new_highs
-
     k, H = power_kw.shape
     if k <= 1:
         return power_kw
@@ -74,7 +72,6 @@ def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarra
     steps = np.flatnonzero(busy)
     row_of_t = np.full(H, -1, dtype=np.int64)
     row_of_t[steps] = np.arange(steps.size)
-    n_rows = steps.size + k
     # column-wise matrix: each column in its step's load row and its car's energy row
     a_start = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
     a_index = np.empty(2 * n, dtype=np.int32)
@@ -82,27 +79,13 @@ def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarra
     a_index[1::2] = steps.size + car
     a_value = np.ones(2 * n)
     rhs = np.concatenate([load[steps], total])
-    lp = highspy.HighsLp()
-    lp.num_col_ = int(n)
-    lp.num_row_ = int(n_rows)
-    lp.col_cost_ = (tt + 1.0) / np.maximum(hi[car], 1)
-    lp.col_lower_ = np.zeros(n)
-    lp.col_upper_ = max_kw[car].astype(float)
     slack = 1e-9 * (1.0 + rhs)
-    lp.row_lower_ = rhs - slack
-    lp.row_upper_ = rhs + slack
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_ = int(n)
-    lp.a_matrix_.num_row_ = int(n_rows)
-    lp.a_matrix_.start_ = a_start
-    lp.a_matrix_.index_ = a_index
-    lp.a_matrix_.value_ = a_value
-    h = new_highs()
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    cost = (tt + 1.0) / np.maximum(hi[car], 1)
+    x = optimum(load_lp(np.zeros(n), max_kw[car].astype(float), rhs - slack, rhs + slack,
+                        a_start, a_index, a_value, cost))
+    if x is None:
         return None
-    x = np.clip(np.asarray(h.getSolution().col_value, dtype=float), 0.0, max_kw[car])
+    x = np.clip(x, 0.0, max_kw[car])
     out = np.zeros((k, H))
     out[car, tt] = x
     return out

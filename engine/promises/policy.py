@@ -320,7 +320,7 @@ class _Model:
         """
         import highspy
 
-        from engine.optimize.lp_model import new_highs
+        from engine.optimize.highs import new_highs
 
         cars, nx, nb = self.cars, self.nx, self.nb
         nc = len(cars)

@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(f"--site: cannot read {args.site!r} ({exc.strerror or exc})")
     chargers = (args.chargers or os.environ.get("EV_CHARGERS") or "sim").strip().lower()
     try:
-        from engine.clock import site_tz
+        from engine.timezone import site_tz
 
         parse_outage(args.chain_outage, day, site_tz(site.timezone))
         figures = run_day(site, day, state=Path(args.state) if args.state else None, chain=not args.no_chain,

@@ -2,7 +2,7 @@
 
 * :class:`SiteClock` - real time in the site's zone; ``EV_CLOCK_SPEED=N`` runs it N times
   faster than the wall clock, starting at ``EV_NOW`` if set (else at the real now);
-  ``EV_NOW`` alone freezes it (speed 0), as :func:`engine.clock.site_now` always did.
+  ``EV_NOW`` alone freezes it (speed 0).
 * :class:`SteppableClock` - moves only when told (tests, headless days).
 
 Both answer ``now()`` with a timezone-aware datetime in the site's zone.
@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
-from engine.clock import ClockError, site_tz
+from engine.timezone import ClockError, site_tz
 
 __all__ = ["Clock", "SiteClock", "SteppableClock", "clock_speed", "clock_from_env"]
 

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from engine.clock import site_tz
+from engine.timezone import site_tz
 from engine.errors import FieldError
 from engine.ledger import LedgerError, LedgerPort
 from engine.runtime.cars import Car

@@ -291,7 +291,7 @@ class SiteRuntime:
             rep.replan_ms.append(ms)
 
     def _battery_now(self, site: Site, cab: str, now: datetime) -> float | None:
-        g = next(g for g in site.groups() if g.cabinet.id == cab)
+        g = site.group(cab)
         if not g.batteries:
             return None
         d = self.decisions.get(cab)
@@ -304,7 +304,7 @@ class SiteRuntime:
 
     def base_load_kw(self, site: Site, cab: str, now: datetime) -> tuple[float, float, float]:
         """(other load, PV, battery) of a cabinet at ``now`` [kW] (battery + charging)."""
-        g = next(g for g in site.groups() if g.cabinet.id == cab)
+        g = site.group(cab)
         other = sum(float(asset_profile_kw(a, now, 1, self.step_minutes)[0]) for a in g.loads)
         pv = sum(float(asset_profile_kw(a, now, 1, self.step_minutes)[0]) for a in g.pv_inverters)
         d = self.decisions.get(cab)

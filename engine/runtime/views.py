@@ -165,7 +165,7 @@ def load_stack(
     if decision is not None and decision.import_kw.size:
         n = int(decision.import_kw.size)
         step = int(decision.step_minutes)
-        g = next(g for g in site.groups() if g.cabinet.id == cabinet)
+        g = site.group(cabinet)
         plan_ev = np.zeros(n)
         for seg in decision.segments.values():
             p = np.asarray(seg["power_kw"], float)[:n]

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Iterable
 
-from engine.clock import ClockError, site_tz
+from engine.timezone import ClockError, site_tz
 from engine.errors import FieldError
 from engine.files import atomic_write_text, read_json
 from engine.validate import by_id, number, replace_by_id, text
@@ -180,6 +180,11 @@ class Group:
     loads: tuple[Asset, ...]
 
     @property
+    def id(self) -> str:
+        """The cabinet's id (a group is known by its cabinet)."""
+        return self.cabinet.id
+
+    @property
     def pv_kwp(self) -> float:
         """Installed PV on the cabinet [kWp]."""
         return float(sum(a.rated_kw for a in self.pv_inverters))
@@ -257,10 +262,13 @@ class Site:
             )
         return out
 
+    def group(self, cabinet_id: str) -> Group:
+        """The group of cabinet ``cabinet_id`` (``KeyError`` if absent)."""
+        return by_id(self.groups(), cabinet_id)
+
     def group_of(self, asset_id: str) -> Group:
         """The group the asset belongs to."""
-        cab = self.asset(asset_id).cabinet
-        return next(g for g in self.groups() if g.cabinet.id == cab)
+        return self.group(self.asset(asset_id).cabinet)
 
     # -- edits (each returns a new, validated site) ----------------------------------
     def with_asset(self, asset: Asset) -> "Site":

@@ -197,9 +197,10 @@ def scenario_for_group(
     SiteError
         Naming the bad field (``cabinet``, ``sessions[i].cp``, ``prices``, ...).
     """
-    groups = [g for g in site.groups() if g.cabinet.id == cabinet_id]
-    if not groups:
-        raise SiteError("cabinet", f"unknown cabinet {cabinet_id!r}")
+    try:
+        groups = [site.group(cabinet_id)]
+    except KeyError:
+        raise SiteError("cabinet", f"unknown cabinet {cabinet_id!r}") from None
     be = None if battery_energy_kwh is None else {cabinet_id: battery_energy_kwh}
     return _build(site, groups, start=start, horizon_steps=horizon_steps, step_minutes=step_minutes,
                   sessions=sessions, prices=prices, battery_energy_kwh=be, strict=False)

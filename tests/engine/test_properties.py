@@ -343,7 +343,7 @@ def test_quote_matches_an_independent_solver(seed: int, T: int, n: int, e: float
 @given(seed=st.integers(0, 2**31), T=st.integers(1, 30), n=st.integers(1, 6))
 def test_blocks_give_the_same_optima_as_steps(seed: int, T: int, n: int) -> None:
     """Aggregating equal-data steps into blocks is exact for stages 0-4."""
-    from engine.optimize.lp_model import cabinet_input
+    from engine.optimize.cabinet_input import cabinet_input
     from engine.optimize.planner import solve_cabinet
 
     d = random_scenario(seed, T, n, n_cab=1)

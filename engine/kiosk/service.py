@@ -1,4 +1,4 @@
-"""The driver kiosk's domain: needs, quotes, bookings, progress.
+"""The driver kiosk's use case: quotes and bookings over the live site's runtime, and progress.
 
 A driver at a charge point says when they leave and how much energy they need (kWh, or battery
 size + state of charge now + state of charge wanted). :meth:`Kiosk.quote` builds the scenario of
@@ -16,186 +16,40 @@ Time is the site's local time; every function takes ``now``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timedelta
 from time import perf_counter
-from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.errors import FieldError
+from engine.kiosk.answers import (
+    HORIZON_HOURS,
+    MAX_ENERGY_KWH,
+    MIN_ENERGY_KWH,
+    KioskError,
+    KioskQuote,
+    Progress,
+)
 from engine.ledger import Status
+from engine.optimize.quote import quote, quote_max_kwh
+from engine.optimize.scenario import SessionSpec
 from engine.promises import DEFAULT_POLICY, Forecast, PastSession, decide_promises, forecast_from_history
 from engine.runtime import controller
 from engine.runtime.controller import CarState, cabinet_scenario, promise_deadline, session_spec, steps_until
 from engine.runtime.journal import SessionRecord
-from engine.optimize.quote import quote, quote_max_kwh
-from engine.optimize.scenario import SessionSpec
-from engine.site.model import AssetKind
+from engine.site.model import Asset, AssetKind, Site
 from engine.validate import number
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover - a type only: the runtime does not import the kiosk
     from engine.runtime.site_runtime import SiteRuntime
 
-__all__ = [
-    "KioskError",
-    "energy_from_soc",
-    "departure_at",
-    "KioskQuote",
-    "Progress",
-    "Kiosk",
-    "MIN_ENERGY_KWH",
-    "MAX_ENERGY_KWH",
-]
+__all__ = ["Kiosk", "ASK_BEYOND_HOURS", "FORECAST_DAYS"]
 
-MIN_ENERGY_KWH = 0.1
-MAX_ENERGY_KWH = 200.0
-HORIZON_HOURS = 24
-ASK_BEYOND_HOURS = 12  # a departure further away than this is confirmed with the driver
-FORECAST_DAYS = 28  # the journal's past this far back feeds the forecast of who is still to come [d]
-
-
-class KioskError(FieldError):
-    """A bad kiosk input; the message starts with the offending field (:class:`engine.errors.FieldError`)."""
-
-
-def _num(value: Any, name: str, lo: float, hi: float, *, lo_open: bool = False) -> float:
-    return number(value, name, lo=lo, hi=hi, lo_open=lo_open, interval=True, error=KioskError)
-
-
-def energy_from_soc(battery_kwh: float, soc_now_pct: float, soc_target_pct: float) -> float:
-    """Energy a car needs to go from ``soc_now_pct`` to ``soc_target_pct`` [kWh].
-
-    Parameters
-    ----------
-    battery_kwh : float
-        Usable battery capacity [kWh], in (0, 200].
-    soc_now_pct, soc_target_pct : float
-        State of charge now and wanted [% of capacity], 0..100, target above now.
-    """
-    cap = _num(battery_kwh, "battery_kwh", 0.0, MAX_ENERGY_KWH, lo_open=True)
-    now = _num(soc_now_pct, "soc_now_pct", 0.0, 100.0)
-    target = _num(soc_target_pct, "soc_target_pct", 0.0, 100.0)
-    if target <= now:
-        raise KioskError("soc_target_pct", f"must be above the state of charge now ({now:g} %), got {target:g}")
-    return cap * (target - now) / 100.0
-
-
-def departure_at(now: datetime, clock_time: time) -> datetime:
-    """The next moment the site's clock shows ``clock_time`` after ``now`` (today or tomorrow)."""
-    t = now.replace(hour=clock_time.hour, minute=clock_time.minute, second=0, microsecond=0)
-    return t if t > now else t + timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class KioskQuote:
-    """The kiosk's answer to a driver.
-
-    Parameters
-    ----------
-    cp, cabinet : str
-    now : datetime
-        When the quote was made.
-    departure : datetime
-        The driver's departure.
-    energy_kwh : float
-        The driver's need [kWh].
-    feasible : bool
-        The whole need can be met by ``departure``.
-    max_kwh : float
-        The most the site can promise by ``departure`` (at most ``energy_kwh``) [kWh].
-        The promise a booking on this quote gets.
-    earliest_departure : datetime or None
-        The earliest departure at which the whole need could be met (None: not within the horizon).
-    solve_seconds : float
-        Engine time [s].
-    likely_kwh : float or None
-        What the site expects to deliver in all, beyond the promise when it can [kWh].
-    """
-
-    cp: str
-    cabinet: str
-    now: datetime
-    departure: datetime
-    energy_kwh: float
-    feasible: bool
-    max_kwh: float
-    earliest_departure: datetime | None
-    solve_seconds: float
-    likely_kwh: float | None = None
-
-    @property
-    def shortfall_kwh(self) -> float:
-        """What cannot be promised by ``departure`` [kWh] (0 when feasible)."""
-        return 0.0 if self.feasible else max(0.0, self.energy_kwh - self.max_kwh)
-
-    @property
-    def promise_kwh(self) -> float:
-        """What booking on this quote promises: min(need, max_kwh) [kWh]."""
-        return min(self.energy_kwh, self.max_kwh)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a session stands at ``now``: what was metered, and the plan ahead.
-
-    Parameters
-    ----------
-    session : SessionRecord
-    now : datetime
-    delivered_kwh : float
-        Energy metered so far [kWh].
-    power_kw : float
-        Metered power now [kW].
-    rated_kw : float
-        The charge point's rating [kW].
-    soc_pct : float or None
-        State of charge now [%] (reported by the car, or from the driver's battery and SOC).
-    status : Status
-        OCPP status of the charge point.
-    times : list of datetime
-        Metered then planned times of the energy curve.
-    energy_kwh : list of float
-        Energy at ``times`` [kWh] (metered up to ``now``, planned after).
-    metered_points : int
-        How many of ``times`` are metered (the rest is the plan).
-    projected_kwh : float
-        Energy by the stated departure if the plan holds [kWh].
-    projected_finish : datetime or None
-        When the plan completes the need (None: not by the departure).
-    on_track : bool
-        The promise will be kept if the plan holds.
-    price_per_kwh : float
-        The charge point's price [currency/kWh].
-    """
-
-    session: SessionRecord
-    now: datetime
-    delivered_kwh: float
-    power_kw: float
-    rated_kw: float
-    soc_pct: float | None
-    status: Status
-    times: list[datetime] = field(default_factory=list)
-    energy_kwh: list[float] = field(default_factory=list)
-    metered_points: int = 0
-    projected_kwh: float = 0.0
-    projected_finish: datetime | None = None
-    on_track: bool = True
-    price_per_kwh: float = 0.0
-
-    @property
-    def soc_curve_pct(self) -> list[float] | None:
-        """State of charge at ``times`` [%] (None without a battery size)."""
-        s = self.session
-        if not s.battery_kwh or s.soc_now_pct is None:
-            return None
-        return [min(100.0, s.soc_now_pct + 100.0 * e / s.battery_kwh) for e in self.energy_kwh]
-
-    @property
-    def cost(self) -> float:
-        """What the energy so far costs the driver [currency]."""
-        return self.delivered_kwh * self.price_per_kwh
+ASK_BEYOND_HOURS = 12
+"""A departure further away than this is confirmed with the driver [h]."""
+FORECAST_DAYS = 28
+"""The journal's past this far back feeds the forecast of who is still to come [d]."""
 
 
 class Kiosk:
@@ -217,7 +71,8 @@ class Kiosk:
         self.horizon_steps = HORIZON_HOURS * 60 // self.step_minutes
 
     # -- reading ---------------------------------------------------------------------------------
-    def site(self):
+    def site(self) -> Site:
+        """The live site (as the runtime sees it now)."""
         return self.runtime.site_of()
 
     def session_on(self, cp: str, now: datetime | None = None) -> SessionRecord | None:
@@ -225,6 +80,7 @@ class Kiosk:
         return self.journal.open_session_on(cp)
 
     def session(self, session_id: str) -> SessionRecord:
+        """The session ``session_id`` (open or ended)."""
         s = self.journal.session(session_id)
         if s is None:
             raise KioskError("session", f"unknown session {session_id!r}")
@@ -268,7 +124,8 @@ class Kiosk:
                         projected, finish, on_track, float(asset.price_per_kwh))
 
     # -- quoting and booking -------------------------------------------------------------------------
-    def _check(self, cp: str, departure: datetime, energy_kwh: Any, now: datetime) -> tuple[Any, float]:
+    def _check(self, cp: str, departure: datetime, energy_kwh: Any, now: datetime) -> tuple[Asset, float]:
+        """The charge point asked for and the need [kWh], checked; raises :class:`KioskError`."""
         site = self.site()
         try:
             asset = site.asset(cp)
@@ -276,7 +133,7 @@ class Kiosk:
             raise KioskError("cp", f"unknown charge point {cp!r}") from None
         if asset.kind != AssetKind.CHARGE_POINT:
             raise KioskError("cp", f"{cp!r} is a {asset.kind.label}, not a charge point")
-        energy = _num(energy_kwh, "energy_kwh", 0.0, MAX_ENERGY_KWH, lo_open=True)
+        energy = number(energy_kwh, "energy_kwh", lo=0.0, hi=MAX_ENERGY_KWH, lo_open=True, interval=True, error=KioskError)
         if energy < MIN_ENERGY_KWH:
             raise KioskError("energy_kwh", f"must be at least {MIN_ENERGY_KWH:g} kWh, got {energy:g}")
         if not isinstance(departure, datetime):
@@ -302,7 +159,7 @@ class Kiosk:
                                  uncontrolled=c.uncontrolled if c else False, power_kw=c.power_kw if c else 0.0))
         return cars
 
-    def _forecast(self, site, now: datetime) -> Forecast | None:
+    def _forecast(self, site: Site, now: datetime) -> Forecast | None:
         """Who is still to come today, from the site's own past sessions (the journal)."""
         since = now - timedelta(days=FORECAST_DAYS)
         past = [PastSession(s.arrival, s.ended_at, s.delivered_kwh)
