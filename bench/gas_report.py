@@ -1,4 +1,4 @@
-"""Print gasUsed of the contracts' hot paths beside the spec's budgets.
+"""Print gasUsed of the contracts' hot paths beside the budgets of docs/contracts.md.
 
     python bench/gas_report.py                 # embedded chain (eth-tester, py-evm)
     python bench/gas_report.py --anvil         # a throwaway anvil node from node_modules
@@ -7,7 +7,7 @@
 Figures are receipt gasUsed of whole transactions on the default EVM version (prague).
 :func:`measure_gas` registers a site of 64 charge points and one of each other kind on a
 fresh deployment, posts statuses and returns the receipts' ``gasUsed`` beside the budgets of
-the contract spec; ``tests/contracts/test_gas.py`` asserts the budgets with it.
+docs/contracts.md (*Gas budgets*); ``tests/contracts/test_gas.py`` asserts the budgets with it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -27,12 +28,12 @@ from contracts.ledger import Ledger  # noqa: E402
 from engine.ledger import Status, StatusReport  # noqa: E402
 from engine.site.model import Site, site_from_dict  # noqa: E402
 
-__all__ = ["BUDGETS", "GasFigure", "gas_site", "measure_gas"]
+__all__ = ["BUDGETS", "GasFigure", "gas_site", "measure_gas", "two_cabinet_site"]
 
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 
 
-#: Budgets of the contract spec [gas, whole transaction].
+#: Budgets of docs/contracts.md [gas, whole transaction].
 BUDGETS = {
     "register_asset": 150_000,
     "update_status": 40_000,
@@ -51,7 +52,7 @@ class GasFigure:
     gas : float
         Receipt gasUsed [gas] (per asset for the per-asset figure).
     budget : int or None
-        The spec's budget [gas], None where it sets none.
+        The budget of docs/contracts.md [gas], None where it sets none.
     note : str
         How it was measured.
     """
@@ -67,26 +68,66 @@ class GasFigure:
         return self.budget is None or self.gas <= self.budget
 
 
-def gas_site(n_cp: int = 64) -> Site:
-    """A two-cabinet site: ``n_cp`` charge points on G-CP; PV, battery and a load on G-MIX."""
+def two_cabinet_site(
+    name: str,
+    cabinets: dict[str, float],
+    cp_ids: Sequence[str],
+    *,
+    cp_rated_kw: float,
+    price_per_kwh: float,
+    others: dict[str, tuple[str, float, float]],
+    first_index: int = 0,
+    cp_lon_step: float = 0.0,
+) -> Site:
+    """A site of two cabinets: charge points on the first, a PV inverter, a battery and a load on the second.
+
+    Parameters
+    ----------
+    name : str
+    cabinets : dict
+        The two cabinets' ids -> threshold [kW], the charge points' cabinet first.
+    cp_ids : sequence of str
+        The charge points' ids; the k-th is placed ``(first_index + k) * 1e-5`` degrees north
+        (and ``cp_lon_step`` times that index east) of the first cabinet.
+    cp_rated_kw, price_per_kwh : float
+        Every charge point's rating [kW] and price [currency/kWh].
+    others : dict
+        The second cabinet's three assets in order PV, battery, load: id -> (kind, rated_kw [kW],
+        capacity_kwh [kWh], 0 but for a battery).
+    """
+    (cab_cp, cab_mix) = cabinets
     assets = [
-        {"id": f"GCP-{i:03d}", "kind": "charge_point", "cabinet": "G-CP", "lat": 34.137 + i * 1e-5,
-         "lon": -118.125 - i * 1e-5, "rated_kw": 22, "price_per_kwh": 0.375}
-        for i in range(n_cp)
-    ] + [
-        {"id": "G-PV", "kind": "pv_inverter", "cabinet": "G-MIX", "lat": 34.1371, "lon": -118.1251, "rated_kw": 50},
-        {"id": "G-BAT", "kind": "battery", "cabinet": "G-MIX", "lat": 34.1372, "lon": -118.1252, "rated_kw": 100,
-         "capacity_kwh": 200},
-        {"id": "G-LOAD", "kind": "other_load", "cabinet": "G-MIX", "lat": 34.1373, "lon": -118.1253, "rated_kw": 9},
+        {"id": cp, "kind": "charge_point", "cabinet": cab_cp, "lat": 34.137 + i * 1e-5,
+         "lon": -118.125 + i * cp_lon_step, "rated_kw": cp_rated_kw, "price_per_kwh": price_per_kwh}
+        for i, cp in enumerate(cp_ids, start=first_index)
     ]
+    for (aid, (kind, rated_kw, capacity_kwh)), (lat, lon) in zip(others.items(), _OTHER_SPOTS):
+        assets.append({"id": aid, "kind": kind, "cabinet": cab_mix, "lat": lat, "lon": lon, "rated_kw": rated_kw,
+                       **({"capacity_kwh": capacity_kwh} if kind == "battery" else {})})
     return site_from_dict({
-        "name": "Gas site",
+        "name": name,
         "cabinets": [
-            {"id": "G-CP", "lat": 34.137, "lon": -118.125, "threshold_kw": 400},
-            {"id": "G-MIX", "lat": 34.1375, "lon": -118.1255, "threshold_kw": 150},
+            {"id": cab_cp, "lat": 34.137, "lon": -118.125, "threshold_kw": cabinets[cab_cp]},
+            {"id": cab_mix, "lat": 34.1375, "lon": -118.1255, "threshold_kw": cabinets[cab_mix]},
         ],
         "assets": assets,
     })
+
+
+_OTHER_SPOTS = ((34.1371, -118.1251), (34.1372, -118.1252), (34.1373, -118.1253))
+
+
+def gas_site(n_cp: int = 64) -> Site:
+    """A two-cabinet site: ``n_cp`` charge points on G-CP; PV, battery and a load on G-MIX."""
+    return two_cabinet_site(
+        "Gas site",
+        {"G-CP": 400, "G-MIX": 150},
+        [f"GCP-{i:03d}" for i in range(n_cp)],
+        cp_rated_kw=22,
+        price_per_kwh=0.375,
+        others={"G-PV": ("pv_inverter", 50, 0), "G-BAT": ("battery", 100, 200), "G-LOAD": ("other_load", 9, 0)},
+        cp_lon_step=-1e-5,
+    )
 
 
 def measure_gas(ledger, progress=None) -> list[GasFigure]:

@@ -31,7 +31,7 @@ __all__ = ["Ledger", "ContractRevert", "ChainUnavailable", "LedgerInputError", "
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from contracts import ledger
+        from contracts import ledger  # on first use only: it loads web3 (see the docstring)
 
         return getattr(ledger, name)
     raise AttributeError(f"module 'contracts' has no attribute {name!r}")

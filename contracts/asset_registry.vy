@@ -15,7 +15,7 @@
 @dev Vyper never packs storage, so every asset's fields are packed by hand into two
      uint256 words (a hot word with all the status board SC2 needs for auth and bounds,
      and a cold word) and every cabinet's into one: their layout is defined once, in
-     `layout.vy`. The external interface is `interfaces/IAssetRegistry.vyi`.
+     `layout.vy`. The external interface (functions and events) is `interfaces/IAssetRegistry.vyi`.
      The deployer is the admin (snekmate `ownable` owner) and a registrar.
 """
 
@@ -33,7 +33,7 @@ initializes: pausable
 exports: (ownable.owner, ownable.transfer_ownership, pausable.paused)
 
 
-# Asset kinds, numbered as in the specification.
+# Asset kinds, numbered as in docs/contracts.md.
 KIND_CHARGE_POINT: public(constant(uint8)) = 1
 KIND_PV_INVERTER: public(constant(uint8)) = 2
 KIND_BATTERY: public(constant(uint8)) = 3
@@ -67,61 +67,6 @@ _cabinet_count: uint256
 _registrar: HashMap[address, bool]
 
 
-event CabinetRegistered:
-    cabinet_id: indexed(bytes32)
-    name: String[64]
-    threshold_w: uint32
-    lat_e6: int32
-    lon_e6: int32
-
-
-event ThresholdChanged:
-    cabinet_id: indexed(bytes32)
-    threshold_w: uint32
-
-
-event AssetRegistered:
-    asset_id: indexed(bytes32)
-    cabinet_id: indexed(bytes32)
-    name: String[64]
-    kind: uint8
-    operator: address
-    lat_e6: int32
-    lon_e6: int32
-    rated_power_w: uint32
-    capacity_wh: uint64
-    price_milli_per_kwh: uint32
-
-
-event AssetMoved:
-    asset_id: indexed(bytes32)
-    cabinet_id: indexed(bytes32)
-    lat_e6: int32
-    lon_e6: int32
-
-
-event PriceChanged:
-    asset_id: indexed(bytes32)
-    price_milli_per_kwh: uint32
-
-
-event OperatorChanged:
-    asset_id: indexed(bytes32)
-    operator: indexed(address)
-
-
-event AssetDeactivated:
-    asset_id: indexed(bytes32)
-
-
-event RegistrarGranted:
-    account: indexed(address)
-
-
-event RegistrarRevoked:
-    account: indexed(address)
-
-
 @deploy
 @payable
 def __init__():
@@ -131,7 +76,7 @@ def __init__():
     ownable.__init__()
     pausable.__init__()
     self._registrar[msg.sender] = True
-    log RegistrarGranted(account=msg.sender)
+    log IAssetRegistry.RegistrarGranted(account=msg.sender)
 
 
 # ---------------------------------------------------------------- registrar: cabinets
@@ -154,16 +99,10 @@ def register_cabinet(cabinet_id: bytes32, name: String[64], threshold_w: uint32,
     self._check_location(lat_e6, lon_e6)
     index: uint256 = self._cabinet_count
     assert index <= layout.MASK_32, "registry: too many cabinets"
-    self._cabinet[cabinet_id] = (
-        convert(threshold_w, uint256)
-        | (self._bias(lat_e6) << layout.SHIFT_CAB_LAT)
-        | (self._bias(lon_e6) << layout.SHIFT_CAB_LON)
-        | (index << layout.SHIFT_CAB_INDEX)
-        | layout.CAB_EXISTS
-    )
+    self._cabinet[cabinet_id] = layout.pack_cabinet(threshold_w, lat_e6, lon_e6, index)
     self._cabinet_ids[index] = cabinet_id
     self._cabinet_count = index + 1
-    log CabinetRegistered(cabinet_id=cabinet_id, name=name, threshold_w=threshold_w, lat_e6=lat_e6, lon_e6=lon_e6)
+    log IAssetRegistry.CabinetRegistered(cabinet_id=cabinet_id, name=name, threshold_w=threshold_w, lat_e6=lat_e6, lon_e6=lon_e6)
 
 
 @external
@@ -177,7 +116,7 @@ def set_threshold(cabinet_id: bytes32, threshold_w: uint32):
     word: uint256 = self._cabinet[cabinet_id]
     assert word & layout.CAB_EXISTS != 0, "registry: unknown cabinet"
     self._cabinet[cabinet_id] = (word & ~layout.MASK_32) | convert(threshold_w, uint256)
-    log ThresholdChanged(cabinet_id=cabinet_id, threshold_w=threshold_w)
+    log IAssetRegistry.ThresholdChanged(cabinet_id=cabinet_id, threshold_w=threshold_w)
 
 
 # ------------------------------------------------------------------ registrar: assets
@@ -226,18 +165,17 @@ def register_asset(
     if kind != KIND_CHARGE_POINT:
         assert price_milli_per_kwh == 0, "registry: price only for a charge point"
 
-    self._hot[asset_id] = self._pack_hot(operator, kind, True, rated_power_w, capacity_wh)
-    self._cold[asset_id] = (
-        self._bias(lat_e6)
-        | (self._bias(lon_e6) << layout.SHIFT_LON)
-        | (convert(price_milli_per_kwh, uint256) << layout.SHIFT_PRICE)
-        | (convert(capacity_wh, uint256) << layout.SHIFT_CAPACITY)
-        | (((cab >> layout.SHIFT_CAB_INDEX) & layout.MASK_32) << layout.SHIFT_CABINET)
+    self._hot[asset_id] = layout.pack_hot(operator, kind, True, rated_power_w, capacity_wh)
+    self._cold[asset_id] = layout.pack_cold(
+        lat_e6,
+        lon_e6,
+        (convert(price_milli_per_kwh, uint256) << layout.SHIFT_PRICE) | (convert(capacity_wh, uint256) << layout.SHIFT_CAPACITY),
+        cab,
     )
     index: uint256 = self._asset_count
     self._asset_ids[index] = asset_id
     self._asset_count = index + 1
-    log AssetRegistered(
+    log IAssetRegistry.AssetRegistered(
         asset_id=asset_id,
         cabinet_id=cabinet_id,
         name=name,
@@ -265,15 +203,9 @@ def move_asset(asset_id: bytes32, cabinet_id: bytes32, lat_e6: int32, lon_e6: in
     cab: uint256 = self._cabinet[cabinet_id]
     assert cab & layout.CAB_EXISTS != 0, "registry: unknown cabinet"
     self._check_location(lat_e6, lon_e6)
-    cold: uint256 = self._cold[asset_id]
-    keep: uint256 = cold & (((1 << 96) - 1) << layout.SHIFT_PRICE)  # price and capacity
-    self._cold[asset_id] = (
-        self._bias(lat_e6)
-        | (self._bias(lon_e6) << layout.SHIFT_LON)
-        | keep
-        | (((cab >> layout.SHIFT_CAB_INDEX) & layout.MASK_32) << layout.SHIFT_CABINET)
-    )
-    log AssetMoved(asset_id=asset_id, cabinet_id=cabinet_id, lat_e6=lat_e6, lon_e6=lon_e6)
+    keep: uint256 = self._cold[asset_id] & (((1 << 96) - 1) << layout.SHIFT_PRICE)  # price and capacity
+    self._cold[asset_id] = layout.pack_cold(lat_e6, lon_e6, keep, cab)
+    log IAssetRegistry.AssetMoved(asset_id=asset_id, cabinet_id=cabinet_id, lat_e6=lat_e6, lon_e6=lon_e6)
 
 
 @external
@@ -286,15 +218,15 @@ def set_price(asset_id: bytes32, price_milli_per_kwh: uint32):
     pausable._require_not_paused()
     hot: uint256 = self._hot[asset_id]
     self._require_active(hot)
-    assert convert((hot >> layout.SHIFT_KIND) & layout.MASK_8, uint8) == KIND_CHARGE_POINT, "registry: price only for a charge point"
-    assert self._registrar[msg.sender] or msg.sender == convert(hot & layout.MASK_160, address), (
+    assert layout.kind_of(hot) == KIND_CHARGE_POINT, "registry: price only for a charge point"
+    assert self._registrar[msg.sender] or msg.sender == layout.operator_of(hot), (
         "registry: caller is not a registrar or the operator"
     )
     cold: uint256 = self._cold[asset_id]
     self._cold[asset_id] = (cold & ~(layout.MASK_32 << layout.SHIFT_PRICE)) | (
         convert(price_milli_per_kwh, uint256) << layout.SHIFT_PRICE
     )
-    log PriceChanged(asset_id=asset_id, price_milli_per_kwh=price_milli_per_kwh)
+    log IAssetRegistry.PriceChanged(asset_id=asset_id, price_milli_per_kwh=price_milli_per_kwh)
 
 
 @external
@@ -309,7 +241,7 @@ def set_operator(asset_id: bytes32, operator: address):
     self._require_active(hot)
     assert operator != empty(address), "registry: zero operator"
     self._hot[asset_id] = (hot & ~layout.MASK_160) | convert(convert(operator, uint160), uint256)
-    log OperatorChanged(asset_id=asset_id, operator=operator)
+    log IAssetRegistry.OperatorChanged(asset_id=asset_id, operator=operator)
 
 
 @external
@@ -322,7 +254,7 @@ def deactivate(asset_id: bytes32):
     hot: uint256 = self._hot[asset_id]
     self._require_active(hot)
     self._hot[asset_id] = hot & ~(layout.MASK_8 << layout.SHIFT_ACTIVE)
-    log AssetDeactivated(asset_id=asset_id)
+    log IAssetRegistry.AssetDeactivated(asset_id=asset_id)
 
 
 # ------------------------------------------------------------------------------ admin
@@ -337,7 +269,7 @@ def grant_registrar(account: address):
     ownable._check_owner()
     assert account != empty(address), "registry: zero account"
     self._registrar[account] = True
-    log RegistrarGranted(account=account)
+    log IAssetRegistry.RegistrarGranted(account=account)
 
 
 @external
@@ -348,7 +280,7 @@ def revoke_registrar(account: address):
     """
     ownable._check_owner()
     self._registrar[account] = False
-    log RegistrarRevoked(account=account)
+    log IAssetRegistry.RegistrarRevoked(account=account)
 
 
 @external
@@ -405,7 +337,7 @@ def get_cabinet(cabinet_id: bytes32) -> IAssetRegistry.CabinetInfo:
     @param cabinet_id keccak256 of the cabinet's human id.
     @return The decoded record.
     """
-    return self._cabinet_info(cabinet_id)
+    return layout.cabinet_info(self._cabinet[cabinet_id])
 
 
 @view
@@ -418,7 +350,7 @@ def get_cabinets(cabinet_ids: DynArray[bytes32, MAX_PAGE]) -> DynArray[IAssetReg
     """
     out: DynArray[IAssetRegistry.CabinetInfo, MAX_PAGE] = []
     for cabinet_id: bytes32 in cabinet_ids:
-        out.append(self._cabinet_info(cabinet_id))
+        out.append(layout.cabinet_info(self._cabinet[cabinet_id]))
     return out
 
 
@@ -572,41 +504,10 @@ def _require_active(hot: uint256):
     @dev Reverts for an unknown (hot word 0) or deactivated asset.
     """
     assert hot != 0, "registry: unknown asset"
-    assert (hot >> layout.SHIFT_ACTIVE) & layout.MASK_8 != 0, "registry: asset inactive"
+    assert layout.is_active(hot), "registry: asset inactive"
 
 
-@internal
-@pure
-def _pack_hot(operator: address, kind: uint8, active: bool, rated_power_w: uint32, capacity_wh: uint64) -> uint256:
-    """
-    @dev operator | kind << 160 | active << 168 | rated_power_w << 176 | capacity << 208,
-         the capacity capped at 2**48 - 1 (meaning: read it from the cold word).
-    """
-    word: uint256 = convert(convert(operator, uint160), uint256)
-    word |= convert(kind, uint256) << layout.SHIFT_KIND
-    if active:
-        word |= 1 << layout.SHIFT_ACTIVE
-    word |= convert(rated_power_w, uint256) << layout.SHIFT_RATED
-    word |= min(convert(capacity_wh, uint256), layout.MASK_48) << layout.SHIFT_HOT_CAPACITY
-    return word
 
-
-@internal
-@pure
-def _bias(x: int32) -> uint256:
-    """
-    @dev A signed 32-bit value as an unsigned one: value + 2**31, in 0..2**32-1.
-    """
-    return convert(convert(x, int256) + layout.BIAS, uint256)
-
-
-@internal
-@pure
-def _unbias(word: uint256) -> int32:
-    """
-    @dev Inverse of `_bias` for a 32-bit field.
-    """
-    return convert(convert(word, int256) - layout.BIAS, int32)
 
 
 @internal
@@ -616,6 +517,8 @@ def _capacity_if_battery(asset_id: bytes32, hot: uint256) -> uint64:
     @dev The capacity [Wh] of a battery, 0 for other kinds: from the hot word, or from
          the cold word when it does not fit the hot word's 48 bits.
     """
+    # decoded inline, not with layout.kind_of: this runs on every SC2 status update (an
+    # internal call costs ~50 gas more per asset)
     if convert((hot >> layout.SHIFT_KIND) & layout.MASK_8, uint8) != KIND_BATTERY:
         return 0
     small: uint256 = hot >> layout.SHIFT_HOT_CAPACITY
@@ -652,31 +555,4 @@ def _asset_info(asset_id: bytes32) -> IAssetRegistry.AssetInfo:
     if hot == 0:
         return empty(IAssetRegistry.AssetInfo)
     cold: uint256 = self._cold[asset_id]
-    return IAssetRegistry.AssetInfo(
-        kind=convert((hot >> layout.SHIFT_KIND) & layout.MASK_8, uint8),
-        cabinet_id=self._cabinet_ids[(cold >> layout.SHIFT_CABINET) & layout.MASK_32],
-        operator=convert(hot & layout.MASK_160, address),
-        lat_e6=self._unbias(cold & layout.MASK_32),
-        lon_e6=self._unbias((cold >> layout.SHIFT_LON) & layout.MASK_32),
-        rated_power_w=convert((hot >> layout.SHIFT_RATED) & layout.MASK_32, uint32),
-        capacity_wh=convert((cold >> layout.SHIFT_CAPACITY) & layout.MASK_64, uint64),
-        price_milli_per_kwh=convert((cold >> layout.SHIFT_PRICE) & layout.MASK_32, uint32),
-        active=(hot >> layout.SHIFT_ACTIVE) & layout.MASK_8 != 0,
-    )
-
-
-@internal
-@view
-def _cabinet_info(cabinet_id: bytes32) -> IAssetRegistry.CabinetInfo:
-    """
-    @dev Decodes a cabinet's packed word; `exists` false and all zero for an unknown id.
-    """
-    word: uint256 = self._cabinet[cabinet_id]
-    if word == 0:
-        return empty(IAssetRegistry.CabinetInfo)
-    return IAssetRegistry.CabinetInfo(
-        threshold_w=convert(word & layout.MASK_32, uint32),
-        lat_e6=self._unbias((word >> layout.SHIFT_CAB_LAT) & layout.MASK_32),
-        lon_e6=self._unbias((word >> layout.SHIFT_CAB_LON) & layout.MASK_32),
-        exists=True,
-    )
+    return layout.asset_info(hot, cold, self._cabinet_ids[(cold >> layout.SHIFT_CABINET) & layout.MASK_32])

@@ -49,13 +49,14 @@ from contracts.calls import (
     budget,
     remaining,
     revert_reason,
-    to_receipt,
 )
 from contracts.compile import CompiledContract
 from contracts.embedded import DEV_KEYS, EmbeddedNode, embedded_node, forget_embedded_node
 from contracts.signer import NonceBook, nonce_book, release_writer_lock, writer_lock_path
 from contracts.state import chain_dir
+from contracts.units import LedgerInputError
 from engine.ledger import LedgerError, Settlement, SignedWrite, TxReceipt
+from engine.validate import integer
 
 T = TypeVar("T")
 
@@ -67,7 +68,6 @@ __all__ = [
     "ContractRevert",
     "budget",
     "revert_reason",
-    "to_receipt",
 ]
 
 #: anvil's first default account (public knowledge; only ever used for a local anvil URL).
@@ -369,8 +369,7 @@ class Chain:
         only way to write to it): eth-tester's ``eth_getLogs`` re-reads every receipt in
         the range (~40 ms each).
         """
-        if chunk < 1:
-            raise LedgerError(f"chunk: must be >= 1, got {chunk}")
+        chunk = integer(chunk, "chunk", lo=1, error=LedgerInputError)
         last = self.block_number() if to_block is None else int(to_block)
         if self.mode == "embedded":
             return self._indexed_logs(event, argument_filters or {}, max(0, int(from_block)), last)

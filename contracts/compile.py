@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import vyper
+from vyper.cli.vyper_compile import get_search_paths
+from vyper.compiler.input_bundle import FilesystemInputBundle
+from vyper.evm.opcodes import DEFAULT_EVM_VERSION
+
 from contracts.state import chain_dir, read_json, write_json_atomic
 
 __all__ = ["CompiledContract", "CONTRACTS_DIR", "REGISTRY", "BOARD", "compile_contract", "source_hash"]
@@ -52,8 +57,6 @@ class CompiledContract:
 
 
 def _search_paths() -> list[Path]:
-    from vyper.cli.vyper_compile import get_search_paths
-
     return get_search_paths([str(CONTRACTS_DIR)])
 
 
@@ -77,9 +80,6 @@ def _imported_sources(source: str) -> list[Path]:
 
 def source_hash(name: str) -> str:
     """sha256 (hex) of a contract's source, its imports, the compiler and EVM versions."""
-    import vyper
-    from vyper.evm.opcodes import DEFAULT_EVM_VERSION
-
     path = CONTRACTS_DIR / f"{name}.vy"
     source = path.read_text()
     h = hashlib.sha256()
@@ -108,9 +108,6 @@ def compile_contract(name: str, state_dir: str | os.PathLike[str] | None = None)
         cache = chain_dir(state_dir) / "build" / f"{name}-{digest[:20]}.json"
         data = read_json(cache, None)
         if not (isinstance(data, dict) and data.get("source_hash") == digest and data.get("bytecode")):
-            import vyper
-            from vyper.compiler.input_bundle import FilesystemInputBundle
-
             path = CONTRACTS_DIR / f"{name}.vy"
             out = vyper.compile_code(
                 path.read_text(),

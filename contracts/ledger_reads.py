@@ -63,7 +63,6 @@ class LedgerReads:
         kind, cab, operator, lat, lon, rated, cap, price, active = info
         if kind == 0:
             return None
-        reg = self._registrations.get(key)
         return AssetRecord(
             id=human or self._names.get(key, key_hex(key)),
             key=key_hex(key),
@@ -77,19 +76,22 @@ class LedgerReads:
             capacity_kwh=wh_to_kwh(cap),
             price_per_kwh=milli_to_price(price),
             active=bool(active),
-            tx_hash=reg.tx_hash if reg else "",
-            block=reg.block if reg else -1,
+            **self._registered(key),
         )
 
     def _decode_cabinet(self, key: bytes, info: Sequence[Any], human: str | None = None) -> CabinetRecord | None:
         threshold, lat, lon, exists = info
         if not exists:
             return None
-        reg = self._registrations.get(key)
         return CabinetRecord(
             human or self._names.get(key, key_hex(key)), key_hex(key), w_to_kw(threshold), e6_to_deg(lat),
-            e6_to_deg(lon), reg.tx_hash if reg else "", reg.block if reg else -1,
+            e6_to_deg(lon), **self._registered(key),
         )
+
+    def _registered(self, key: bytes) -> dict[str, Any]:
+        """``tx_hash`` and ``block`` of a record: where its registering log is, if known."""
+        reg = self._registrations.get(key)
+        return {"tx_hash": reg.tx_hash, "block": reg.block} if reg else {}
 
     def _bulk(self, fn_name: str, keys: list[bytes]) -> list[Any]:
         """A bulk view (get_assets / get_cabinets / get_statuses) over pages of 256 keys."""

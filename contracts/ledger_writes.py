@@ -25,6 +25,7 @@ from contracts.units import (
 )
 from engine.ledger import Settlement, SignedWrite, StatusReport, TxReceipt
 from engine.site.model import Asset, AssetKind, Cabinet
+from engine.validate import integer, text
 
 if TYPE_CHECKING:  # pragma: no cover
     from web3.contract import Contract
@@ -217,9 +218,8 @@ class LedgerWrites:
 
 
 def _name(human_id: str, field_name: str) -> str:
-    if not isinstance(human_id, str) or not human_id or len(human_id.encode()) > 64:
-        raise LedgerInputError(field_name, f"must be a non-empty id of at most 64 bytes, got {human_id!r}")
-    return human_id
+    """An id as SC1 stores it: non-blank text of at most 64 bytes."""
+    return text(human_id, field_name, max_bytes=64, error=LedgerInputError)
 
 
 def _address(value: str, field_name: str) -> str:
@@ -232,16 +232,10 @@ def _encode_report(report: StatusReport, path: str) -> tuple[bytes, int, int, in
     """(key, status, power W, energy Wh) of a report, validated field by field."""
     if not isinstance(report, StatusReport):
         raise LedgerInputError(path, f"must be a StatusReport, got {type(report).__name__}")
-    try:
-        status = int(report.status)
-    except (TypeError, ValueError):
-        raise LedgerInputError(f"{path}.status", f"not a status: {report.status!r}") from None
-    if not 0 <= status <= 255:
-        raise LedgerInputError(f"{path}.status", f"must be 0..8, got {status}")
-    if not isinstance(report.asset_id, str) or not report.asset_id:
-        raise LedgerInputError(f"{path}.asset_id", f"must be a non-empty string, got {report.asset_id!r}")
+    # a uint8 on chain; SC2 itself refuses statuses above 8 (its revert reason is the message)
+    status = integer(report.status, f"{path}.status", lo=0, hi=255, strict=True, error=LedgerInputError)
     return (
-        asset_key(report.asset_id),
+        asset_key(text(report.asset_id, f"{path}.asset_id", error=LedgerInputError)),
         status,
         power_kw_to_w(report.power_kw, f"{path}.power_kw"),
         kwh_to_wh(report.energy_kwh, f"{path}.energy_kwh"),

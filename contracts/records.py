@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.ledger import Status
 from engine.site.model import AssetKind
@@ -33,44 +33,50 @@ class Registration:
 
 
 @dataclass(frozen=True)
-class CabinetRecord:
-    """A cabinet as SC1 stores it.
+class _SC1Record:
+    """What every SC1 record has: its ids and where it was registered.
 
     Parameters
     ----------
     id : str
-        Human id (from the CabinetRegistered log; the 0x-hex key if unknown).
+        Human id (from the registering log; the 0x-hex key if unknown).
     key : str
         On-chain id (0x-hex).
-    threshold_kw : float
-        Power threshold of the group [kW].
-    lat, lon : float
-        Location [degrees].
-    tx_hash : str
+    tx_hash : str, keyword only
         Registering transaction ("" if its log is not available).
-    block : int
+    block : int, keyword only
         Block of that transaction (-1 if unknown).
     """
 
     id: str
     key: str
-    threshold_kw: float
-    lat: float
-    lon: float
-    tx_hash: str = ""
-    block: int = -1
+    tx_hash: str = field(default="", kw_only=True)
+    block: int = field(default=-1, kw_only=True)
 
 
 @dataclass(frozen=True)
-class AssetRecord:
-    """An asset as SC1 stores it.
+class CabinetRecord(_SC1Record):
+    """A cabinet as SC1 stores it (``id``, ``key``, ``tx_hash``, ``block``: see :class:`_SC1Record`).
 
     Parameters
     ----------
-    id : str
-        Human id (from the AssetRegistered log; the 0x-hex key if unknown).
-    key : str
-        On-chain id (0x-hex).
+    threshold_kw : float
+        Power threshold of the group [kW].
+    lat, lon : float
+        Location [degrees].
+    """
+
+    threshold_kw: float
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class AssetRecord(_SC1Record):
+    """An asset as SC1 stores it (``id``, ``key``, ``tx_hash``, ``block``: see :class:`_SC1Record`).
+
+    Parameters
+    ----------
     kind : AssetKind
     cabinet : str
         Human id of its cabinet (0x-hex key if unknown).
@@ -88,14 +94,8 @@ class AssetRecord:
         Charge point price [currency/kWh]; 0 for other kinds.
     active : bool
         False once deactivated.
-    tx_hash : str
-        Registering transaction ("" if its log is not available).
-    block : int
-        Block of that transaction (-1 if unknown).
     """
 
-    id: str
-    key: str
     kind: AssetKind
     cabinet: str
     cabinet_key: str
@@ -106,8 +106,6 @@ class AssetRecord:
     capacity_kwh: float
     price_per_kwh: float
     active: bool
-    tx_hash: str = ""
-    block: int = -1
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ class StatusEvent:
     power_kw : float
         Power [kW] (battery: + charging, - discharging).
     energy_kwh : float
-        Energy [kWh] (meaning per kind: see the contract spec).
+        Energy [kWh] (meaning per kind: docs/contracts.md).
     timestamp : int
         Block timestamp [s since epoch].
     block : int

@@ -102,6 +102,7 @@ class ChainService:
                 if self._connect is not None:
                     self.ledger = self._connect()
                 else:
+                    # web3, eth-tester and vyper load here, on the first connection: never with EV_CHAIN=off
                     from contracts.ledger import Ledger
 
                     self.ledger = Ledger.connect(state_dir=self.state_dir)
@@ -157,7 +158,7 @@ class ChainService:
         led = self.connect(force=True)
         if led is None:
             return EditResult("pending", detail=self.error or "chain unavailable")
-        from contracts.chain import ChainUnavailable
+        from contracts.calls import ChainUnavailable  # loaded with the ledger above (web3: see connect)
 
         try:
             with self._lock:

@@ -24,9 +24,12 @@ again (at most three times).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Callable, Protocol, TypeVar
 
+from eth_account.signers.local import LocalAccount
 from eth_utils.exceptions import ValidationError as _EthValidationError
+from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from contracts.calls import (
@@ -40,13 +43,13 @@ from contracts.calls import (
     revert_reason,
     to_receipt,
 )
-from contracts.signer import claim_writer_lock
+from contracts.embedded import EmbeddedNode
+from contracts.signer import NonceBook, claim_writer_lock
 from engine.ledger import LedgerError, Settlement, SignedWrite, TxReceipt
 
-if TYPE_CHECKING:  # pragma: no cover
-    from contracts.chain import Chain
+__all__ = ["ChainAccess", "sign", "settle", "transact"]
 
-__all__ = ["sign", "settle", "transact"]
+T = TypeVar("T")
 
 #: Times a synchronous write is signed again after its nonce went to another transaction.
 RESIGNS = 3
@@ -54,7 +57,29 @@ RESIGNS = 3
 TIP_TTL_S = 60.0
 
 
-def _fees(chain: "Chain") -> dict[str, int]:
+class ChainAccess(Protocol):
+    """What the write path uses of a :class:`contracts.chain.Chain` (its connection's internals)."""
+
+    w3: Web3
+    mode: str  # "embedded" or "rpc"
+    rpc_url: str | None
+    account: str
+    chain_id: int
+    node: EmbeddedNode | None
+    call_budget_s: float
+    backoff_s: float
+    receipt_timeout_s: float
+    _signer: LocalAccount | None
+    _shared: Any  # state shared by the Chains of one connection (here: the cached priority fee)
+
+    def _rpc(self, what: str, fn: Callable[[], T]) -> T: ...
+
+    def _book(self) -> NonceBook: ...
+
+    def _lock_path(self) -> Path: ...
+
+
+def _fees(chain: ChainAccess) -> dict[str, int]:
     """EIP-1559 fees (2 x base fee + tip), or a legacy gas price on a node without base fee."""
     block = chain._rpc("eth_getBlockByNumber", lambda: chain.w3.eth.get_block("latest"))
     base = block.get("baseFeePerGas")
@@ -74,7 +99,7 @@ def _fees(chain: "Chain") -> dict[str, int]:
     return {"maxFeePerGas": 2 * int(base) + tip, "maxPriorityFeePerGas": tip}
 
 
-def sign(chain: "Chain", fn: Any, *, gas: int, action: str = "") -> SignedWrite:
+def sign(chain: ChainAccess, fn: Any, *, gas: int, action: str = "") -> SignedWrite:
     """Sign ``fn`` (a bound contract call or constructor) with an explicit gas limit.
 
     The nonce is the node's pending nonce, skipping this process's own unsettled writes;
@@ -116,7 +141,7 @@ def sign(chain: "Chain", fn: Any, *, gas: int, action: str = "") -> SignedWrite:
         book.lock.release()
 
 
-def settle(chain: "Chain", write: SignedWrite, *, fresh: bool = False) -> Settlement:
+def settle(chain: ChainAccess, write: SignedWrite, *, fresh: bool = False) -> Settlement:
     """What became of ``write``; sends its raw bytes if the node does not know them.
 
     Bounded by the chain's call budget; raises :class:`ChainUnavailable` (naming the
@@ -153,14 +178,14 @@ def settle(chain: "Chain", write: SignedWrite, *, fresh: bool = False) -> Settle
     return state
 
 
-def _receipt(chain: "Chain", tx_hash: str) -> Any | None:
+def _receipt(chain: ChainAccess, tx_hash: str) -> Any | None:
     try:
         return chain._rpc("eth_getTransactionReceipt", lambda: chain.w3.eth.get_transaction_receipt(tx_hash))
     except TransactionNotFound:
         return None
 
 
-def _known(chain: "Chain", tx_hash: str) -> bool:
+def _known(chain: ChainAccess, tx_hash: str) -> bool:
     try:
         chain._rpc("eth_getTransactionByHash", lambda: chain.w3.eth.get_transaction(tx_hash))
         return True
@@ -168,13 +193,13 @@ def _known(chain: "Chain", tx_hash: str) -> bool:
         return False
 
 
-def _mined_nonce(chain: "Chain", write: SignedWrite) -> int:
+def _mined_nonce(chain: ChainAccess, write: SignedWrite) -> int:
     return int(
         chain._rpc("eth_getTransactionCount", lambda: chain.w3.eth.get_transaction_count(write.account, "latest"))
     )
 
 
-def _settle_once(chain: "Chain", write: SignedWrite, *, fresh: bool = False) -> Settlement:
+def _settle_once(chain: ChainAccess, write: SignedWrite, *, fresh: bool = False) -> Settlement:
     if not fresh:
         rc = _receipt(chain, write.tx_hash)
         if rc is not None:
@@ -198,14 +223,14 @@ def _settle_once(chain: "Chain", write: SignedWrite, *, fresh: bool = False) -> 
     return _final(chain, write, rc) if rc is not None else Settlement("pending")
 
 
-def _mined_or_dropped(chain: "Chain", write: SignedWrite) -> Settlement:
+def _mined_or_dropped(chain: ChainAccess, write: SignedWrite) -> Settlement:
     rc = _receipt(chain, write.tx_hash)  # mined between the two look-ups?
     if rc is not None:
         return _final(chain, write, rc)
     return Settlement("dropped", reason=f"nonce {write.nonce} was used by another transaction")
 
 
-def _settle_embedded(chain: "Chain", write: SignedWrite) -> Settlement:
+def _settle_embedded(chain: ChainAccess, write: SignedWrite) -> Settlement:
     node = chain.node
     assert node is not None
     with node.lock:
@@ -223,13 +248,13 @@ def _settle_embedded(chain: "Chain", write: SignedWrite) -> Settlement:
         return _final(chain, write, rc)
 
 
-def _final(chain: "Chain", write: SignedWrite, rc: Any) -> Settlement:
+def _final(chain: ChainAccess, write: SignedWrite, rc: Any) -> Settlement:
     if int(rc["status"]) == 1:
         return Settlement("mined", receipt=to_receipt(rc))
     return Settlement("reverted", receipt=to_receipt(rc), reason=_failure_reason(chain, rc))
 
 
-def _failure_reason(chain: "Chain", rc: Any) -> str:
+def _failure_reason(chain: ChainAccess, rc: Any) -> str:
     """Why a mined transaction failed: replayed as a call on the state before its block."""
     try:
         tx = chain._rpc("eth_getTransactionByHash", lambda: chain.w3.eth.get_transaction(rc["transactionHash"]))
@@ -252,7 +277,7 @@ def _failure_reason(chain: "Chain", rc: Any) -> str:
     return "transaction failed (reason unavailable)"
 
 
-def _gas_limit(chain: "Chain", fn: Any, gas: int | None, action: str) -> int:
+def _gas_limit(chain: ChainAccess, fn: Any, gas: int | None, action: str) -> int:
     """Check ``fn`` before signing (a revert raises with its reason) and choose its gas limit.
 
     Embedded: a call (eth-tester's estimation is slow) and ``gas`` as given. Node: the
@@ -272,12 +297,12 @@ def _gas_limit(chain: "Chain", fn: Any, gas: int | None, action: str) -> int:
     return max(int(est * 1.25) + 10_000, gas or 0)
 
 
-def transact(chain: "Chain", fn: Any, *, gas: int | None = None, action: str = "") -> TxReceipt:
+def transact(chain: ChainAccess, fn: Any, *, gas: int | None = None, action: str = "") -> TxReceipt:
     """Send one contract transaction and wait until it is mined.
 
     Parameters
     ----------
-    chain : Chain
+    chain : ChainAccess
     fn : ContractFunction or ContractConstructor
         The bound call, e.g. ``registry.functions.set_threshold(key, 16600)``.
     gas : int, optional

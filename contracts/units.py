@@ -2,16 +2,16 @@
 
 The engine speaks kW, kWh, degrees and currency/kWh in floats; the contracts store
 W, Wh, micro-degrees and thousandths of a currency unit per kWh in integers. Every
-conversion checks its range and raises :class:`LedgerInputError` naming the field.
+conversion checks its value with :mod:`engine.validate` and its range, and raises
+:class:`LedgerInputError` naming the field.
 """
 
 from __future__ import annotations
 
-import math
-
 from eth_utils import keccak
 
 from engine.ledger import LedgerError
+from engine.validate import finite, text
 
 __all__ = [
     "LedgerInputError",
@@ -52,9 +52,7 @@ def asset_key(human_id: str) -> bytes:
     --------
     >>> asset_key("CA-301").hex()[:8]  # doctest: +SKIP
     """
-    if not isinstance(human_id, str) or not human_id:
-        raise LedgerInputError("id", f"must be a non-empty string, got {human_id!r}")
-    return keccak(text=human_id)
+    return keccak(text=text(human_id, "id", error=LedgerInputError))
 
 
 cabinet_key = asset_key
@@ -65,29 +63,22 @@ def key_hex(key: bytes) -> str:
     return "0x" + bytes(key).hex()
 
 
-def _finite(value: float, field_name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise LedgerInputError(field_name, f"must be a number, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise LedgerInputError(field_name, f"must be finite, got {x!r}")
-    return x
+def _scaled(value: float, field_name: str, lo: int, hi: int, within: str) -> int:
+    """``value * 1000`` rounded to an integer in ``[lo, hi]``; else the error says ``within``."""
+    n = round(finite(value, field_name, error=LedgerInputError) * 1000.0)
+    if not lo <= n <= hi:
+        raise LedgerInputError(field_name, f"must be {within}, got {value!r}")
+    return int(n)
 
 
 def kw_to_w(kw: float, field_name: str = "power_kw") -> int:
     """Non-negative power [kW] -> integer W fitting a uint32."""
-    w = round(_finite(kw, field_name) * 1000.0)
-    if w < 0 or w > UINT32_MAX:
-        raise LedgerInputError(field_name, f"must be within [0, {UINT32_MAX / 1000:g}] kW, got {kw!r}")
-    return int(w)
+    return _scaled(kw, field_name, 0, UINT32_MAX, f"within [0, {UINT32_MAX / 1000:g}] kW")
 
 
 def power_kw_to_w(kw: float, field_name: str = "power_kw") -> int:
     """Signed power [kW] -> integer W fitting an int32."""
-    w = round(_finite(kw, field_name) * 1000.0)
-    if abs(w) > INT32_MAX:
-        raise LedgerInputError(field_name, f"must be within +-{INT32_MAX / 1000:g} kW, got {kw!r}")
-    return int(w)
+    return _scaled(kw, field_name, -INT32_MAX, INT32_MAX, f"within +-{INT32_MAX / 1000:g} kW")
 
 
 def w_to_kw(w: int) -> float:
@@ -97,10 +88,7 @@ def w_to_kw(w: int) -> float:
 
 def kwh_to_wh(kwh: float, field_name: str = "energy_kwh") -> int:
     """Non-negative energy [kWh] -> integer Wh fitting a uint64."""
-    wh = round(_finite(kwh, field_name) * 1000.0)
-    if wh < 0 or wh > UINT64_MAX:
-        raise LedgerInputError(field_name, f"must be >= 0 kWh, got {kwh!r}")
-    return int(wh)
+    return _scaled(kwh, field_name, 0, UINT64_MAX, ">= 0 kWh")
 
 
 def wh_to_kwh(wh: int) -> float:
@@ -110,7 +98,7 @@ def wh_to_kwh(wh: int) -> float:
 
 def deg_to_e6(deg: float, field_name: str, limit: float) -> int:
     """Degrees -> integer micro-degrees, |deg| <= ``limit`` (90 for lat, 180 for lon)."""
-    x = _finite(deg, field_name)
+    x = finite(deg, field_name, error=LedgerInputError)
     if abs(x) > limit:
         raise LedgerInputError(field_name, f"must be within [-{limit:g}, {limit:g}] degrees, got {x:g}")
     return int(round(x * 1_000_000))
@@ -123,10 +111,7 @@ def e6_to_deg(e6: int) -> float:
 
 def price_to_milli(price: float, field_name: str = "price_per_kwh") -> int:
     """Price [currency/kWh] -> integer thousandths per kWh fitting a uint32."""
-    m = round(_finite(price, field_name) * 1000.0)
-    if m < 0 or m > UINT32_MAX:
-        raise LedgerInputError(field_name, f"must be within [0, {UINT32_MAX / 1000:g}] per kWh, got {price!r}")
-    return int(m)
+    return _scaled(price, field_name, 0, UINT32_MAX, f"within [0, {UINT32_MAX / 1000:g}] per kWh")
 
 
 def milli_to_price(milli: int) -> float:

@@ -4,13 +4,14 @@
 a clock through the day, plugs the cars in as they arrive (the port's ``plug``), reads, and
 applies a simple fair-share plan (each cabinet's threshold split equally among its plugged
 charge points, capped by their ratings, held for an hour ahead). The runtime's control loop
-(issue #8) replaces this planner; the point here is the OCPP path's fidelity and speed:
+(:mod:`engine.runtime`) replaces this planner; the point here is the OCPP path's fidelity and speed:
 :func:`reference_day` runs the same day with the same plan on bare :class:`Car` physics, so a
 test can compare energies car by car.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -143,8 +144,6 @@ def reference_day(
     ``limit_of(cp, kw)`` maps a planned limit to what the charge point really allows (e.g.
     rounded down to 0.1 A); default: the plan itself.
     """
-    import copy
-
     rated = {a.id: a.rated_kw for a in site.charge_points}
     pending = sorted(arrivals, key=lambda x: x.at)
     step = timedelta(minutes=step_min)

@@ -10,7 +10,7 @@ clock: :meth:`read` first moves every simulated charge point to ``now`` (each se
 MeterValues for ``now`` and waits for the central system's answer), so the readings are those
 of ``now``. :meth:`plug`, :meth:`unplug`, :meth:`fault` and :meth:`recover` drive the
 simulated cars as the runtime's own simulator does, and :meth:`disconnect` / :meth:`reconnect`
-/ :meth:`misbehave` exercise the OCPP-specific paths.
+/ :meth:`misbehave` exercise the OCPP-specific paths (those are :mod:`gateway.ocpp16.port_sim`).
 
 Registered in :mod:`engine.chargers` as ``"ocpp"``; see docs/ocpp.md.
 """
@@ -27,15 +27,15 @@ from datetime import datetime
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from engine.ledger import Status
-from engine.runtime.cars import Car
 from engine.chargers import ChargerError, ChargerEvent, ChargerReading, EventKind, Setpoint
-from engine.site.model import Site, load_site
-
 from engine.files import state_dir as _state_dir
+from engine.ledger import Status
+from engine.site.model import Site, load_site
+from engine.validate import integer
 
 from .credentials import ensure_passwords
 from .csms import CentralSystem
+from .port_sim import SimulatedCars
 from .sim import Simulator
 
 __all__ = ["OcppChargers", "Connection", "DEFAULT_PORT"]
@@ -80,12 +80,10 @@ def _port_from_env() -> int:
         p = int(raw)
     except ValueError:
         raise ChargerError("EV_OCPP_PORT", f"must be a port number, got {raw!r}") from None
-    if not 0 <= p <= 65535:
-        raise ChargerError("EV_OCPP_PORT", f"must be within 0..65535, got {p}")
-    return p
+    return integer(p, "EV_OCPP_PORT", lo=0, hi=65535, error=ChargerError)
 
 
-class OcppChargers:
+class OcppChargers(SimulatedCars):
     """The site's charge points behind an OCPP 1.6J central system (a ``ChargerPort``).
 
     Parameters
@@ -434,90 +432,6 @@ class OcppChargers:
             )
             for cp, st in self.csms.states.items()
         }
-
-    # -- the simulated charge points (simulate=True) -------------------------------------------------
-    # plug, unplug, fault and recover are None without simulation, so that callers can test
-    # ``callable(port.plug)`` as they do for the runtime's own simulator.
-    def _sim_cp(self, cp: str):
-        if self.sim is None:
-            raise ChargerError("simulate", "needs OcppChargers(simulate=True)")
-        self._check(cp)
-        return self.sim.cps[cp]
-
-    @property
-    def plug(self) -> Callable[..., None] | None:
-        """``plug(cp, car, at, *, ignore_limit=False)`` (simulate only): a car arrives.
-
-        Its transaction is named ``car.id``; with ``ignore_limit`` the car draws what it accepts
-        whatever its profile (a charge point that does not follow it). The simulator charges
-        this very :class:`Car` object (as the runtime's simulator does).
-        """
-        return self._plug if self.sim is not None else None
-
-    def _plug(self, cp: str, car: Car, at: datetime, *, ignore_limit: bool = False) -> None:
-        scp = self._sim_cp(cp)
-        if scp.car is not None:
-            raise ChargerError("cp", f"{cp} already has a car ({scp.car.id})")
-        self.csms.session_hint[cp] = car.id
-        self._run(self._then_settle(scp.plug(car, at, ignore_limit=ignore_limit)))
-
-    @property
-    def unplug(self) -> Callable[..., None] | None:
-        """``unplug(cp, at, reason="left")`` (simulate only): the car leaves at ``at``."""
-        return self._unplug if self.sim is not None else None
-
-    def _unplug(self, cp: str, at: datetime, reason: str = "left") -> None:
-        ocpp_reason = {"left": "EVDisconnected", "stopped": "Local"}.get(reason, "Other")
-        self._run(self._then_settle(self._sim_cp(cp).unplug(at, ocpp_reason)))
-
-    @property
-    def fault(self) -> Callable[..., None] | None:
-        """``fault(cp, at, minutes=30.0)`` (simulate only): no power for ``minutes`` (None: until recover)."""
-        return self._fault if self.sim is not None else None
-
-    def _fault(self, cp: str, at: datetime, minutes: float | None = 30.0) -> None:
-        self._run(self._then_settle(self._sim_cp(cp).fault(at, minutes)))
-
-    @property
-    def recover(self) -> Callable[..., None] | None:
-        """``recover(cp, at)`` (simulate only): the fault clears at ``at``."""
-        return self._recover if self.sim is not None else None
-
-    def _recover(self, cp: str, at: datetime) -> None:
-        self._run(self._then_settle(self._sim_cp(cp).recover(at)))
-
-    def car(self, cp: str) -> Car | None:
-        """The simulated car at ``cp`` (None if free, or without simulation)."""
-        if self.sim is None:
-            return None
-        return self._sim_cp(cp).car
-
-    def disconnect(self, cp: str) -> None:
-        """(simulate) Drop ``cp``'s WebSocket: it keeps charging under its profile, queueing messages."""
-        self._sim_cp(cp)
-        self._run(self._then_settle(self._set_online(cp, False)))
-
-    def reconnect(self, cp: str) -> None:
-        """(simulate) ``cp`` reconnects: the central system triggers status and meter values, re-sends its plan."""
-        self._sim_cp(cp)
-        self._run(self._then_settle(self._set_online(cp, True)))
-
-    def misbehave(self, cp: str, on: bool = True) -> None:
-        """(simulate) ``cp`` ignores (True) or follows again (False) its charging profiles."""
-        scp = self._sim_cp(cp)
-        self._loop.call_soon_threadsafe(setattr, scp, "ignore_profile", bool(on))
-        self._run(asyncio.sleep(0))
-
-    async def _set_online(self, cp: str, online: bool) -> None:
-        """Drop or restore the link, and wait until the central system has seen it."""
-        assert self.sim is not None
-        await self.sim.set_online(cp, online)
-        st = self.csms.states[cp]
-        for _ in range(int(self.timeout_s / 0.01)):
-            if st.connected == online and (not online or st.conn is not None):
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0)  # let the handler spawn its follow-ups (triggers, the plan)
 
     async def _settled(self, coro) -> Any:
         """``coro``'s result, after the follow-ups it started (simulated charge points only)."""

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from engine.errors import FieldError
 from engine.chargers import Setpoint
+from engine.validate import integer, number
 
 __all__ = [
     "UNITS",
@@ -93,8 +94,8 @@ def from_unit(limit: float, unit: str, *, voltage_v: float, phases: int) -> floa
 
 def segments_of(sp: Setpoint) -> tuple[Segment, ...]:
     """The setpoint as runs of equal limits [kW]; a scheduled one ends with a 0 segment."""
-    if sp.step_minutes <= 0 and sp.schedule_kw:
-        raise ProfileError("step_minutes", f"must be > 0, got {sp.step_minutes:g}")
+    if sp.schedule_kw:
+        number(sp.step_minutes, "step_minutes", lo=0, lo_open=True, error=ProfileError)
     if not sp.schedule_kw:
         return (Segment(sp.start, max(0.0, float(sp.power_kw))),)
     out: list[Segment] = []
@@ -168,14 +169,12 @@ def tx_profile(
     """
     if unit not in UNITS:
         raise ProfileError("unit", f"must be W or A, got {unit!r}")
-    if voltage_v <= 0:
-        raise ProfileError("voltage_v", f"must be > 0, got {voltage_v:g}")
-    if phases not in (1, 2, 3):
+    number(voltage_v, "voltage_v", lo=0, lo_open=True, error=ProfileError)
+    if integer(phases, "phases", error=ProfileError) not in (1, 2, 3):
         raise ProfileError("phases", f"must be 1, 2 or 3, got {phases!r}")
-    if lead_in_s < 0:
-        raise ProfileError("lead_in_s", f"must be >= 0, got {lead_in_s}")
-    if max_periods is not None and max_periods < 2:
-        raise ProfileError("max_periods", f"must be >= 2, got {max_periods}")
+    integer(lead_in_s, "lead_in_s", lo=0, error=ProfileError)
+    if max_periods is not None:
+        integer(max_periods, "max_periods", lo=2, error=ProfileError)
     segs = list(segments_of(sp))
     periods: list[dict[str, Any]] = []
     for s in segs:

@@ -9,6 +9,8 @@ import boa
 import pytest
 from eth_utils import keccak
 
+from bench.gas_report import two_cabinet_site
+
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_SRC = ROOT / "contracts" / "asset_registry.vy"
 BOARD_SRC = ROOT / "contracts" / "status_board.vy"
@@ -166,24 +168,13 @@ def second_account(ledger) -> str:
 
 def small_site(n_cp: int = 3):
     """Two cabinets; charge points CP-1..n on C-A, PV-1 + BAT-1 + LOAD-1 on C-B."""
-    from engine.site.model import site_from_dict
-
-    assets = [
-        {"id": f"CP-{i}", "kind": "charge_point", "cabinet": "C-A", "lat": 34.1370 + i * 1e-5, "lon": -118.1250,
-         "rated_kw": 6.6, "price_per_kwh": 0.25}
-        for i in range(1, n_cp + 1)
-    ] + [
-        {"id": "PV-1", "kind": "pv_inverter", "cabinet": "C-B", "lat": 34.1371, "lon": -118.1251, "rated_kw": 12.5},
-        {"id": "BAT-1", "kind": "battery", "cabinet": "C-B", "lat": 34.1372, "lon": -118.1252, "rated_kw": 20,
-         "capacity_kwh": 50.5},
-        {"id": "LOAD-1", "kind": "other_load", "cabinet": "C-B", "lat": 34.1373, "lon": -118.1253, "rated_kw": 3},
-    ]
-    return site_from_dict({
-        "name": "Test garage",
-        "cabinets": [
-            {"id": "C-A", "name": "Cabinet A", "lat": 34.137, "lon": -118.125, "threshold_kw": 16.6},
-            {"id": "C-B", "name": "Cabinet B", "lat": 34.1375, "lon": -118.1255, "threshold_kw": 50},
-        ],
-        "assets": assets,
-    })
+    return two_cabinet_site(
+        "Test garage",
+        {"C-A": 16.6, "C-B": 50},
+        [f"CP-{i}" for i in range(1, n_cp + 1)],
+        cp_rated_kw=6.6,
+        price_per_kwh=0.25,
+        others={"PV-1": ("pv_inverter", 12.5, 0), "BAT-1": ("battery", 20, 50.5), "LOAD-1": ("other_load", 3, 0)},
+        first_index=1,
+    )
 

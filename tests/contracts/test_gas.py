@@ -1,4 +1,4 @@
-"""Gas budgets of the contract spec, asserted on transaction receipts (eth-tester and anvil)."""
+"""Gas budgets of docs/contracts.md, asserted on transaction receipts (eth-tester and anvil)."""
 
 from __future__ import annotations
 
