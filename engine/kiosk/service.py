@@ -202,7 +202,7 @@ class Kiosk:
         uncontrolled = sum(c.power_kw for c in cars if c.uncontrolled)
         site = self.site()
         sc = cabinet_scenario(site, asset.cabinet, now, specs, step_minutes=self.step_minutes,
-                              horizon=self.horizon_steps, battery_energy_kwh=self.runtime._battery_now(site, asset.cabinet, now),
+                              horizon=self.horizon_steps, battery_energy_kwh=self.runtime.battery_now(site, asset.cabinet, now),
                               uncontrolled_kw=uncontrolled)
         req = SessionSpec(id="request", cp=cp, arrival_step=0, departure_step=dep, energy_kwh=energy,
                           max_kw=controller.PROMISE_DERATE * float(asset.rated_kw))

@@ -160,7 +160,13 @@ class ModelPredictive:
         self.solve_seconds: list[float] = []
         self.replans = 0
         self.quotes = 0
-        self.loop = ControlLoop(margin=False, split=tiebreak == "deadline", eps_kwh=EPS_KWH, overdue_first=True)
+        self.loop = self._new_loop(5, None)
+
+    def _new_loop(self, step_minutes: int, horizon_steps: int | None) -> ControlLoop:
+        """The live site's control loop as the replay runs it: promises planned by the stated
+        departure (no margin), 1e-6 kWh counted as nothing, overdue cars served first."""
+        return ControlLoop(step_minutes, margin=False, split=self.tiebreak == "deadline", horizon_steps=horizon_steps,
+                           eps_kwh=EPS_KWH, overdue_first=True)
 
     @property
     def tiebreak_fallbacks(self) -> int:
@@ -181,9 +187,7 @@ class ModelPredictive:
         self._last_decision = -(10**9)
         self.redecide_steps = (10**9 if self.redecide_minutes is None
                                else max(1, int(round(self.redecide_minutes / problem.step_minutes))))
-        self.loop = ControlLoop(problem.step_minutes, margin=False, split=self.tiebreak == "deadline",
-                                horizon_steps=max(int(problem.horizon_steps), 1), eps_kwh=EPS_KWH,
-                                overdue_first=True)
+        self.loop = self._new_loop(problem.step_minutes, max(int(problem.horizon_steps), 1))
         self._cars: dict[int, CarState] = {}
 
     # -- the cars as the control loop sees them --------------------------------------------

@@ -286,7 +286,7 @@ class SiteRuntime:
             if not self.loop.due(cab, now, cars):
                 continue
             t0 = time.perf_counter()
-            scenario = site_scenario(site, cab, self.step_minutes, self._battery_now(site, cab, now))
+            scenario = site_scenario(site, cab, self.step_minutes, self.battery_now(site, cab, now))
             d = self.loop.step(cab, now, cars, scenario)
             if d is None:  # no car left: no plan
                 continue
@@ -297,7 +297,8 @@ class SiteRuntime:
             rep.replanned.append(cab)
             rep.replan_ms.append(ms)
 
-    def _battery_now(self, site: Site, cab: str, now: datetime) -> float | None:
+    def battery_now(self, site: Site, cab: str, now: datetime) -> float | None:
+        """The stationary battery's energy on cabinet ``cab`` at ``now`` [kWh] (None without one)."""
         g = site.group(cab)
         if not g.batteries:
             return None
@@ -379,7 +380,7 @@ class SiteRuntime:
             if self.cars or ev_now > 0:
                 self.journal.add_loads(cab, now, ev_kw=round(ev_now, 4), other_kw=round(other, 4), pv_kw=round(pv, 4),
                                        battery_kw=round(bat, 4), threshold_kw=float(g.cabinet.threshold_kw))
-            e = self._battery_now(site, cab, now)
+            e = self.battery_now(site, cab, now)
             if e is not None:
                 self.battery_kwh[cab] = e
 
