@@ -199,9 +199,11 @@ class ChainService:
         LedgerError
             The chain refused it (``reason``): nothing is saved.
         """
-        with self._lock:
-            new = edit(store.site())
-            in_step = self.synced is not None and self.synced == store.site()
+        # the site is held from the read to the save: an edit made meanwhile by another process
+        # (of another cabinet, say) is neither overwritten nor lost
+        with self._lock, store.editing() as current:
+            new = edit(current)
+            in_step = self.synced is not None and self.synced == current
             res = self.write_edit(action, lambda led: call(led, new))
             store.update(lambda _: new)
             if res.state == "written" and in_step:
