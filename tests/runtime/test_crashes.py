@@ -188,3 +188,34 @@ def test_old_jsonl_lines_not_carried_over_are_reported(tmp_path):
     (problem,) = j.problems()
     assert problem.startswith("sessions.jsonl: 1 line(s) not carried over") and "unparseable: 1" in problem
     j.close()
+
+
+KILLED_AFTER_BOOKING = textwrap.dedent("""
+    import os, signal, sys
+    from datetime import timedelta
+    from tests.runtime.conftest import NOW, Rig
+
+    rig = Rig(sys.argv[1], plug_on_booking=True)  # as the app books with simulated cars
+    rig.runtime.tick(NOW)
+    s, _ = rig.kiosk.book("CA-303", NOW + timedelta(hours=3), 10.0, NOW)
+    print(s.id, s.guaranteed_kwh, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # dies before any tick plans the booking
+""")
+
+
+def test_a_process_killed_between_booking_and_planning_keeps_the_promise_after_restart(tmp_path):
+    """The booking's simulated car lived only in the dead process: the restart used to end the
+    session as gone, 0 kWh of a 10 kWh promise delivered."""
+    folder = tmp_path / "s"
+    p = subprocess.run([sys.executable, "-c", KILLED_AFTER_BOOKING, str(folder)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    sid, guaranteed = p.stdout.split()
+    again = Rig(folder, plug_on_booking=True)  # the restart
+    assert "CA-303" in again.runtime.cars and "AB-PANEL" in again.runtime.dirty
+    again.runtime.tick(NOW)
+    assert again.runtime.applied["CA-303"].power_kw > 0
+    again.run(3 * 60)
+    s = again.journal.session(sid)
+    assert s.end_reason != "gone" and s.delivered_kwh >= float(guaranteed) - 0.01
+    again.runtime.close()
