@@ -420,14 +420,15 @@ class Journal:
         rows = self._read("SELECT * FROM batches WHERE state IN ('signed', 'pending') ORDER BY nonce, id")
         return [(r["id"], SignedWrite(r["tx_hash"], r["raw_tx"], r["nonce"], r["account"], r["action"])) for r in rows]
 
-    def mined_since_block(self, block: int) -> list[tuple[int, SignedWrite]]:
-        """Mined transactions in blocks above ``block`` (to re-check after a rollback)."""
-        rows = self._read("SELECT * FROM batches WHERE state='mined' AND block>? ORDER BY nonce, id", (int(block),))
-        return [(r["id"], SignedWrite(r["tx_hash"], r["raw_tx"], r["nonce"], r["account"], r["action"])) for r in rows]
-
-    def max_mined_block(self) -> int:
-        r = self._read("SELECT MAX(block) b FROM batches WHERE state='mined'")
-        return int(r[0]["b"] or 0)
+    def mined_before(self, batch_id: int | None = None) -> tuple[int, SignedWrite, int] | None:
+        """The newest mined transaction signed before batch ``batch_id`` (None: the newest of all),
+        as (batch id, write, block); None when there is none (to re-check after a rollback)."""
+        rows = self._read("SELECT * FROM batches WHERE state='mined' AND id<? ORDER BY id DESC LIMIT 1",
+                          (int(batch_id) if batch_id is not None else 2**62,))
+        if not rows:
+            return None
+        r = rows[0]
+        return r["id"], SignedWrite(r["tx_hash"], r["raw_tx"], r["nonce"], r["account"], r["action"]), int(r["block"])
 
     def settle_batch(self, batch_id: int, state: str, at: datetime, receipt: TxReceipt | None = None,
                      reason: str | None = None) -> None:

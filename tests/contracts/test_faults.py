@@ -170,6 +170,44 @@ def test_rolled_back_writes_are_known_as_not_done_and_sent_again(tmp_path):
         node.stop()
 
 
+def test_the_live_site_outbox_posts_again_what_a_rollback_took(tmp_path):
+    """The outbox itself (not a hand-written loop): statuses mined, then lost by the node's
+    rollback, are posted again, each once, including the batches whose nonce another write took."""
+    from datetime import datetime, timezone
+
+    from engine.runtime.journal import Journal
+    from engine.runtime.telemetry import Outbox
+
+    node = AnvilNode(tmp_path / "anvil.json", port=free_port()).start()
+    journal = Journal(tmp_path / "site")
+    try:
+        ledger = _fast(node.url, tmp_path / "ev")
+        ledger.sync_site(small_site())
+        snapshot = _snapshot(node, tmp_path)
+        outbox = Outbox(journal, ledger)
+        now = datetime(2026, 5, 6, 15, 0, tzinfo=timezone.utc)
+        for i in range(5):  # five flushes: five batches, five nonces
+            journal.enqueue(now, [StatusReport("CP-2", Status.CHARGING, 2.0, 10 + i)])
+            assert outbox.flush(now).posted == 1
+        _roll_back(node, snapshot)
+        assert ledger.get_status("CP-2") is None  # the node forgot all five
+        ledger.post_status(StatusReport("CP-3", Status.CHARGING, 3.0, 0))  # takes the first forgotten nonce
+
+        res = outbox.flush(now)
+        assert res.rollback  # the outbox saw the head fall below what it had mined
+        for _ in range(20):  # the runtime flushes on every tick
+            if not (res.pending or journal.unsettled()):
+                break
+            res = outbox.flush(now)
+        assert res.error is None and journal.outbox_stats()["in_flight"] == 0, res
+        energies = sorted(e.energy_kwh for e in ledger.status_history("CP-2"))
+        assert energies == [10, 11, 12, 13, 14]  # each once, after the rollback
+        assert journal.outbox_stats()["pending"] == 0
+    finally:
+        journal.close()
+        node.stop()
+
+
 # -- 3. a hanging node ----------------------------------------------------------------------
 def test_connect_to_a_hanging_node_fails_fast_and_retries_cheaply(tmp_path):
     with HangingListener() as hung:
