@@ -14,6 +14,10 @@ Pages never talk to web3 directly and never block on the chain; they ask this se
 * It implements the engine's ledger port for the runtime's outbox (``sign_statuses``,
   ``settle``, ``head``): each call fails with a ``LedgerError`` until the chain answers and the
   site is on it, so statuses wait in the journal, in order.
+* The pages' reads (:meth:`statuses`, :meth:`registration`, :meth:`ping`) never raise and never
+  hold a render long: each asks the node within ``read_budget_s``, and once one finds the node
+  silent, the others answer "unknown" at once until ``retry_s`` has passed or the outbox thread
+  hears the node again (a hanging node costs a page at most one such wait).
 """
 
 from __future__ import annotations
@@ -55,17 +59,23 @@ class ChainService:
     enabled : bool
         False: no chain at all (``EV_CHAIN=off``).
     retry_s : float
-        Wait before trying again after a failed connection [s].
+        Wait before trying again after a failed connection, or before a page reads again from a
+        node that did not answer [s].
+    read_budget_s : float
+        Longest a page's read may wait for the node [s].
     connect : callable, optional
         Builds the ledger (default ``contracts.ledger.Ledger.connect(state_dir=...)``).
     """
 
     def __init__(self, site: Callable[[], Site], state_dir: str | os.PathLike[str], *, enabled: bool = True,
-                 retry_s: float = 10.0, connect: Callable[[], Any] | None = None) -> None:
+                 retry_s: float = 10.0, read_budget_s: float = 2.0,
+                 connect: Callable[[], Any] | None = None) -> None:
         self.site_of = site
         self.state_dir = Path(state_dir)
         self.enabled = enabled
         self.retry_s = retry_s
+        self.read_budget_s = read_budget_s
+        self._silent_at: float | None = None  # when a page's read last found the node silent
         self._connect = connect
         self.ledger: Any | None = None
         self.error: str | None = None
@@ -137,13 +147,8 @@ class ChainService:
                 self.syncing = False
 
     def ping(self) -> bool:
-        led = self.ledger
-        if led is None:
-            return False
-        try:
-            return bool(led.ping())
-        except Exception:  # noqa: BLE001
-            return False
+        """Whether the chain answers (False at once while it is known silent)."""
+        return bool(self._page_read(lambda led: led.ping() or self._silent(), False))
 
     # -- CPO edits ----------------------------------------------------------------------------------
     def write_edit(self, action: str, call: Callable[[Any], TxReceipt]) -> EditResult:
@@ -194,33 +199,46 @@ class ChainService:
         LedgerError
             The chain refused it (``reason``): nothing is saved.
         """
-        with self._lock:
-            new = edit(store.site())
-            in_step = self.synced is not None and self.synced == store.site()
+        # the site is held from the read to the save: an edit made meanwhile by another process
+        # (of another cabinet, say) is neither overwritten nor lost
+        with self._lock, store.editing() as current:
+            new = edit(current)
+            in_step = self.synced is not None and self.synced == current
             res = self.write_edit(action, lambda led: call(led, new))
             store.update(lambda _: new)
             if res.state == "written" and in_step:
                 self.synced = store.site()
             return new, res
 
-    # -- reads for pages (never raise) ------------------------------------------------------------------
-    def statuses(self, asset_ids: Sequence[str]) -> dict[str, StatusReport | None]:
+    # -- reads for pages (never raise, never hold a render long) ----------------------------------------
+    def _silent(self) -> bool:
+        """Remember that the node did not answer a page (False, for ``ping``)."""
+        self._silent_at = time.monotonic()
+        return False
+
+    def _page_read(self, read: Callable[[Any], Any], unknown: Any) -> Any:
+        """``read(ledger)`` within ``read_budget_s``; ``unknown`` without a ledger, on a failure,
+        or at once while the node is known silent."""
         led = self.ledger
-        if led is None:
-            return {}
+        silent = self._silent_at
+        if led is None or (silent is not None and time.monotonic() - silent < self.retry_s):
+            return unknown
+        from contracts.calls import ChainUnavailable, budget  # loaded with the ledger (web3: see connect)
+
         try:
-            return dict(led.get_statuses(list(asset_ids)))
+            with budget(self.read_budget_s):
+                return read(led)
+        except ChainUnavailable:
+            self._silent()
         except Exception:  # noqa: BLE001 - shown as unknown
-            return {}
+            pass
+        return unknown
+
+    def statuses(self, asset_ids: Sequence[str]) -> dict[str, StatusReport | None]:
+        return self._page_read(lambda led: dict(led.get_statuses(list(asset_ids))), {})
 
     def registration(self, asset_id: str) -> Any | None:
-        led = self.ledger
-        if led is None:
-            return None
-        try:
-            return led.registration(asset_id)
-        except Exception:  # noqa: BLE001
-            return None
+        return self._page_read(lambda led: led.registration(asset_id), None)
 
     # -- the engine's ledger port (the runtime's outbox) ------------------------------------------------
     def _ready(self) -> Any:
@@ -237,4 +255,6 @@ class ChainService:
         return self._ready().settle(write)
 
     def head(self) -> int:
-        return int(self._ready().head())
+        block = int(self._ready().head())
+        self._silent_at = None  # the node answers again: pages read from it at once
+        return block

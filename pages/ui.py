@@ -124,4 +124,10 @@ def cpo_sidebar(site: Site) -> None:
         store = site_store()
         if getattr(store, "problem", None):
             st.warning(store.problem)
+        problems = rt.journal.problems()
+        for text in problems:
+            st.warning(text)
+        if problems and st.button("Dismiss the journal's warnings", key="journal_problems_seen"):
+            rt.journal.clear_problems()
+            st.rerun()
         st.caption("Site file: " + ("edited (state folder)" if store.edited else "shipped sample (data/site.json)"))

@@ -131,18 +131,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _check_input(option: str, path: str) -> Path:
+    """Fail before the run if an input path cannot be looked at (exit 2 naming ``option``).
+
+    A name the system refuses (too long, a loop of links) raises ``OSError`` from any look at
+    it, ``Path.exists`` included; it is said here, once, instead of as a traceback later.
+    """
+    p = Path(path)
+    try:
+        p.stat()
+    except FileNotFoundError:
+        raise ReplayError(option, f"no such file: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise ReplayError(option, f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return p
+
+
 def _check_detail(path: str) -> Path:
     """Fail before the run if ``--detail`` cannot be written (exit 2 naming it)."""
     p = Path(path)
-    if not path.strip() or p.is_dir():
-        raise ReplayError("--detail", f"not a file path: {path!r}")
     try:
+        if not path.strip() or p.is_dir():
+            raise ReplayError("--detail", f"not a file path: {path!r}")
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".check")
         os.close(fd)
         os.unlink(tmp)
     except (OSError, ValueError) as exc:
-        raise ReplayError("--detail", f"cannot write {path}: {exc}") from None
+        raise ReplayError("--detail", f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
     return p
 
 
@@ -160,6 +176,8 @@ def journal_days(journal: str | Path) -> tuple[date, int]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.journal:
+        _check_input("--journal", args.journal)
     journal_only = bool(args.journal) and not args.sessions
     if args.start is None and journal_only:
         start, span = journal_days(args.journal)
@@ -183,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
         load_tariff(tariff)  # fail early, naming --tariff
     detail_path = _check_detail(args.detail) if args.detail else None
     if args.sessions:
-        paths = [Path(p) for p in args.sessions]
+        paths = [_check_input("--sessions", p) for p in args.sessions]
     else:
         paths = [] if args.journal else default_paths(args.site)
     quiet = args.quiet
@@ -220,7 +238,10 @@ def _run(args: argparse.Namespace) -> int:
             "report": rep.to_dict(),
             "results": [{"kpis": r.kpis, "sessions": r.sessions_table(), "load": r.load_table()} for r in results],
         }
-        atomic_write_text(detail_path, json.dumps(detail))
+        try:
+            atomic_write_text(detail_path, json.dumps(detail))
+        except OSError as exc:  # checked before the run; the disk may have filled since
+            raise ReplayError("--detail", f"cannot write {args.detail}: {exc.strerror or exc}") from None
         say(f"detail written to {args.detail}")
     if args.algorithm == "all":
         out: dict = {"algorithm": "all", "results": [r.kpis for r in results]}

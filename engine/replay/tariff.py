@@ -8,19 +8,21 @@ A tariff file has ``name`` and ``schedule[]`` entries with ``effective_start`` /
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from engine.files import read_json
 from engine.replay.problem import ReplayError
 
 __all__ = ["TARIFF_DIR", "DEFAULT_TARIFF", "Tariff", "available_tariffs", "load_tariff"]
 
 TARIFF_DIR = Path(__file__).resolve().parents[2] / "data" / "tariffs"
 DEFAULT_TARIFF = "sce_tou_ev_8_june_2019"
+MAX_TARIFF_BYTES = 1 << 20
+"""Largest tariff file read [bytes] (the shipped ones have about 2 kB)."""
 
 
 def _md(text: str, field: str) -> tuple[int, int]:
@@ -93,6 +95,14 @@ def available_tariffs() -> list[str]:
     return sorted(p.stem for p in TARIFF_DIR.glob("*.json"))
 
 
+def _is_file(path: Path) -> bool:
+    """``path`` is a file (False too for a name no file can have: too long, a NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_tariff(name: str) -> Tariff:
     """Load a shipped tariff by name, or a tariff JSON file by path.
 
@@ -111,12 +121,12 @@ def load_tariff(name: str) -> Tariff:
         Unknown name or malformed file (field ``--tariff``).
     """
     path = Path(name)
-    if not (path.suffix == ".json" and path.exists()):
+    if not (path.suffix == ".json" and _is_file(path)):
         path = TARIFF_DIR / f"{name}.json"
-    if not path.exists():
+    if not _is_file(path):
         raise ReplayError("--tariff", f"unknown tariff {name!r} (choose from {', '.join(available_tariffs())} or none)")
+    d = read_json(path, "--tariff", ReplayError, max_bytes=MAX_TARIFF_BYTES)
     try:
-        d = json.loads(path.read_text())
         entries = []
         for i, s in enumerate(d["schedule"]):
             times = tuple(float(x) for x in s["times"])
@@ -135,7 +145,7 @@ def load_tariff(name: str) -> Tariff:
                     prices,
                 )
             )
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, ReplayError):
             raise
         raise ReplayError("--tariff", f"{path.name}: malformed tariff ({exc})") from None

@@ -2,7 +2,8 @@
 
 :func:`start_runtime` reads the settings from the environment:
 
-* ``EV_STATE_DIR`` - the state folder (journal, simulated cars);
+* ``EV_STATE_DIR`` - the state folder (journal, simulated cars); a journal SQLite cannot read is
+  set aside and a new one started (:meth:`Journal.open_or_set_aside`), the CPO is told;
 * ``EV_CHARGERS`` - ``sim`` (default) or ``ocpp`` (see :mod:`engine.chargers`);
 * ``EV_NOW`` / ``EV_CLOCK_SPEED`` - the site clock (:func:`engine.runtime.clock.clock_from_env`).
   An accelerated clock resumes where the journal's last tick left it, so a restart never
@@ -31,7 +32,7 @@ def build_runtime(store: SiteStore, ledger: LedgerPort | None, *, environ: dict[
     """The runtime of ``store``'s site, not started."""
     env = dict(os.environ if environ is None else environ)
     site = store.site()
-    journal = Journal(store.folder if store.folder else state_dir())
+    journal = Journal.open_or_set_aside(store.folder if store.folder else state_dir())
     clock = clock_from_env(site.timezone, env)
     last = journal.get_meta("last_tick")
     if last and clock.speed not in (0.0, 1.0):

@@ -62,10 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(f"--site: {exc}")
     except OSError as exc:
         return fail(f"--site: cannot read {args.site!r} ({exc.strerror or exc})")
+    state = Path(args.state) if args.state else None
+    if state is not None:
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except (OSError, ValueError) as exc:
+            return fail(f"--state: cannot use {args.state!r} as a folder ({getattr(exc, 'strerror', None) or exc})")
     chargers = (args.chargers or os.environ.get("EV_CHARGERS") or "sim").strip().lower()
     try:
         parse_outage(args.chain_outage, day, site_tz(site.timezone))
-        figures = run_day(site, day, state=Path(args.state) if args.state else None, chain=not args.no_chain,
+        figures = run_day(site, day, state=state, chain=not args.no_chain,
                           chargers=chargers, outage=args.chain_outage, seed=args.seed,
                           progress=lambda m: (sys.stderr.write(m + "\n"), sys.stderr.flush()))
     except HeadlessError as exc:

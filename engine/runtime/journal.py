@@ -11,25 +11,27 @@ lock across a read-decide-write sequence (a quote and its booking), so that two 
 booking on one cabinet cannot both be promised the same capacity.
 
 A ``sessions.jsonl`` left by an older version in the same folder is read once, on the first
-open, so nothing booked before is lost.
+open, so nothing booked before is lost (lines it cannot read are counted and reported in
+:meth:`Journal.problems`, which the CPO's pages show). The live site opens its journal with
+:meth:`Journal.open_or_set_aside`: a file SQLite cannot read is kept aside, never used or erased.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
-from datetime import datetime, tzinfo
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from engine.chargers import ChargerEvent, ChargerReading
 from engine.errors import FieldError
 from engine.ledger import SignedWrite, Status, StatusReport, TxReceipt
+from engine.runtime.session_record import SessionRecord, read_jsonl_sessions
 
 __all__ = ["Journal", "SessionRecord", "OutboxRow", "JournalError", "JOURNAL_NAME", "read_jsonl_sessions"]
 
@@ -89,162 +91,6 @@ class JournalError(FieldError):
 
 
 @dataclass(frozen=True)
-class SessionRecord:
-    """One charging session and its promise.
-
-    Parameters
-    ----------
-    id : str
-    cp : str
-        Charge point id.
-    cabinet : str
-        Its cabinet when the session started.
-    arrival : datetime
-        Plug-in (booking) time, site local.
-    departure : datetime
-        The departure the driver stated.
-    requested_kwh : float
-        The driver's need [kWh].
-    guaranteed_kwh : float
-        What the site promised by ``departure`` [kWh].
-    likely_kwh : float or None
-        What the site expected to deliver in all when it promised [kWh].
-    battery_kwh, soc_now_pct, soc_target_pct : float or None
-        Given when the driver entered battery size and SOC [kWh, %, %].
-    origin : str
-        ``kiosk``, ``headless`` or ``charger`` (a transaction no driver booked).
-    state : {"open", "ended"}
-    ended_at : datetime or None
-    delivered_kwh : float
-        Energy metered so far (final once ended) [kWh].
-    end_reason : str or None
-        ``left``, ``stopped``, ...
-    car : dict or None
-        The simulated car's parameters (simulator only).
-    """
-
-    id: str
-    cp: str
-    cabinet: str
-    arrival: datetime
-    departure: datetime
-    requested_kwh: float
-    guaranteed_kwh: float
-    likely_kwh: float | None = None
-    battery_kwh: float | None = None
-    soc_now_pct: float | None = None
-    soc_target_pct: float | None = None
-    origin: str = "kiosk"
-    state: str = "open"
-    ended_at: datetime | None = None
-    delivered_kwh: float = 0.0
-    end_reason: str | None = None
-    car: dict[str, Any] | None = None
-
-    def active(self, now: datetime) -> bool:
-        """Open and plugged in at ``now``."""
-        return self.state == "open" and self.arrival <= now
-
-    def in_promise(self, now: datetime) -> bool:
-        """The promise still runs at ``now`` (before the stated departure)."""
-        return now < self.departure
-
-    def soc_pct(self, delivered_kwh: float | None = None) -> float | None:
-        """State of charge after ``delivered_kwh`` (default: metered so far) [%]."""
-        if not self.battery_kwh or self.soc_now_pct is None:
-            return None
-        e = self.delivered_kwh if delivered_kwh is None else delivered_kwh
-        return min(100.0, self.soc_now_pct + 100.0 * e / self.battery_kwh)
-
-    def to_row(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("arrival", "departure", "ended_at"):
-            d[k] = d[k].isoformat() if d[k] is not None else None
-        d["car"] = json.dumps(self.car) if self.car is not None else None
-        return d
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row | dict[str, Any]) -> "SessionRecord":
-        d = dict(row)
-        for k in ("arrival", "departure", "ended_at"):
-            d[k] = datetime.fromisoformat(d[k]) if d.get(k) else None
-        d["car"] = json.loads(d["car"]) if d.get("car") else None
-        return cls(**{f.name: d.get(f.name, f.default) for f in fields(cls)})
-
-
-def read_jsonl_sessions(path: str | os.PathLike[str], tz: tzinfo | None = None,
-                        ) -> tuple[list[SessionRecord], dict[str, int]]:
-    """The sessions of an old ``sessions.jsonl`` (one booked kiosk session per line).
-
-    The one reader of that file: the journal migrates it on its first open, the replay reads it
-    (``--journal``). Each line holds ``id``, ``cp``, ``arrival``, ``departure`` (stated) and
-    ``requested_kwh``, and may hold ``cabinet``, ``guaranteed_kwh`` (0 when absent) and the
-    driver's battery and SOC. Blank lines are ignored; any other line that is not a valid session
-    is counted under its reason: ``unparseable`` (bad JSON, a missing field, a torn last line),
-    ``negative or NaN energy``, ``departure <= arrival``, ``duplicate session_id``.
-
-    Parameters
-    ----------
-    path : path
-        The file.
-    tz : tzinfo, optional
-        Zone of times written without an offset (default: left naive).
-
-    Returns
-    -------
-    records : list of SessionRecord
-        In file order, state ``open``.
-    skipped : dict
-        Reason -> lines skipped.
-
-    Raises
-    ------
-    OSError
-        The file cannot be read.
-    """
-    records: list[SessionRecord] = []
-    skipped: dict[str, int] = {}
-    seen: set[str] = set()
-
-    def skip(reason: str) -> None:
-        skipped[reason] = skipped.get(reason, 0) + 1
-
-    for line in Path(path).read_text(errors="replace").splitlines():
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-            s = SessionRecord(
-                id=str(d["id"]), cp=str(d["cp"]), cabinet=str(d.get("cabinet") or ""),
-                arrival=datetime.fromisoformat(str(d["arrival"])), departure=datetime.fromisoformat(str(d["departure"])),
-                requested_kwh=float(d["requested_kwh"]), guaranteed_kwh=float(d.get("guaranteed_kwh") or 0.0),
-                battery_kwh=d.get("battery_kwh"), soc_now_pct=d.get("soc_now_pct"),
-                soc_target_pct=d.get("soc_target_pct"), origin="kiosk",
-            )
-        except (ValueError, TypeError, KeyError, AttributeError):
-            skip("unparseable")
-            continue
-        if tz is not None:
-            s = replace(s, arrival=s.arrival if s.arrival.tzinfo else s.arrival.replace(tzinfo=tz),
-                        departure=s.departure if s.departure.tzinfo else s.departure.replace(tzinfo=tz))
-        try:
-            backwards = s.departure <= s.arrival
-        except TypeError:  # one time with an offset, the other without
-            skip("unparseable")
-            continue
-        if not math.isfinite(s.requested_kwh) or s.requested_kwh < 0:
-            skip("negative or NaN energy")
-        elif backwards:
-            skip("departure <= arrival")
-        elif s.id in seen:
-            skip("duplicate session_id")
-        else:
-            seen.add(s.id)
-            records.append(s)
-    return records, skipped
-
-
-@dataclass(frozen=True)
 class OutboxRow:
     """One status bound for SC2 (``batch_id`` None: not yet in a signed transaction)."""
 
@@ -270,9 +116,49 @@ class Journal:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
-        con = self._conn()
-        con.executescript(_SCHEMA)
+        try:
+            con = self._conn()
+            con.executescript(_SCHEMA)
+            con.execute("SELECT count(*) FROM sessions").fetchone()
+        except sqlite3.DatabaseError as exc:  # _conn's own JournalError passes through
+            self.close()
+            raise JournalError(str(self.path), f"cannot read the journal: {exc}") from exc
         self._migrate_jsonl()
+
+    @classmethod
+    def open_or_set_aside(cls, folder: str | os.PathLike[str]) -> "Journal":
+        """The live site's journal; a file SQLite cannot read (not a database, malformed) is kept
+        as ``journal.sqlite.bad-<n>`` and a new journal started, whose :meth:`problems` say so.
+        Any other failure (a lock held too long, a folder not writable) raises ``JournalError``."""
+        try:
+            return cls(folder)
+        except JournalError as exc:
+            if getattr(exc.__cause__, "sqlite_errorcode", None) not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                raise
+            reason = str(exc.__cause__)
+        path = Path(folder) / JOURNAL_NAME
+        n = 1
+        while path.with_name(f"{JOURNAL_NAME}.bad-{n}").exists():
+            n += 1
+        bad = path.with_name(f"{JOURNAL_NAME}.bad-{n}")
+        for suffix in ("", "-wal", "-shm"):  # the file and SQLite's companions, kept together
+            if Path(f"{path}{suffix}").exists():
+                os.replace(f"{path}{suffix}", f"{bad}{suffix}")
+        journal = cls(folder)
+        journal.add_problem(f"{JOURNAL_NAME} could not be read ({reason}): it is kept as {bad.name} and a new "
+                            "journal was started; the sessions, promises and statuses it held are not in the new one")
+        return journal
+
+    def problems(self) -> list[str]:
+        """What the CPO must be told about this journal (a file set aside, old lines not read)."""
+        return list(self.get_meta("problems", []))
+
+    def add_problem(self, text: str) -> None:
+        with self.transaction():
+            self.set_meta("problems", self.problems() + [text])
+
+    def clear_problems(self) -> None:
+        self.set_meta("problems", [])
 
     # -- connections -----------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -285,7 +171,7 @@ class Journal:
                 con.execute("PRAGMA synchronous=FULL")
                 con.execute("PRAGMA busy_timeout=30000")
             except sqlite3.DatabaseError as exc:
-                raise JournalError(str(self.path), f"cannot open the journal: {exc}") from None
+                raise JournalError(str(self.path), f"cannot open the journal: {exc}") from exc
             self._local.con = con
             self._local.depth = 0
             with self._conns_lock:
@@ -411,6 +297,9 @@ class Journal:
                           tuple(row.values()))
             c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('migrated_jsonl', ?)",
                       (json.dumps({"sessions": len(records), "unreadable_lines": sum(skipped.values())}),))
+            if skipped:
+                self.add_problem(f"{old.name}: {sum(skipped.values())} line(s) not carried over into the journal "
+                                 f"({', '.join(f'{k}: {v}' for k, v in sorted(skipped.items()))}); the file is kept")
 
     # -- measurements, setpoints, events --------------------------------------------------------------
     def add_readings(self, readings: Iterable[ChargerReading], sessions: dict[str, str | None]) -> None:
@@ -531,14 +420,15 @@ class Journal:
         rows = self._read("SELECT * FROM batches WHERE state IN ('signed', 'pending') ORDER BY nonce, id")
         return [(r["id"], SignedWrite(r["tx_hash"], r["raw_tx"], r["nonce"], r["account"], r["action"])) for r in rows]
 
-    def mined_since_block(self, block: int) -> list[tuple[int, SignedWrite]]:
-        """Mined transactions in blocks above ``block`` (to re-check after a rollback)."""
-        rows = self._read("SELECT * FROM batches WHERE state='mined' AND block>? ORDER BY nonce, id", (int(block),))
-        return [(r["id"], SignedWrite(r["tx_hash"], r["raw_tx"], r["nonce"], r["account"], r["action"])) for r in rows]
-
-    def max_mined_block(self) -> int:
-        r = self._read("SELECT MAX(block) b FROM batches WHERE state='mined'")
-        return int(r[0]["b"] or 0)
+    def mined_before(self, batch_id: int | None = None) -> tuple[int, SignedWrite, int] | None:
+        """The newest mined transaction signed before batch ``batch_id`` (None: the newest of all),
+        as (batch id, write, block); None when there is none (to re-check after a rollback)."""
+        rows = self._read("SELECT * FROM batches WHERE state='mined' AND id<? ORDER BY id DESC LIMIT 1",
+                          (int(batch_id) if batch_id is not None else 2**62,))
+        if not rows:
+            return None
+        r = rows[0]
+        return r["id"], SignedWrite(r["tx_hash"], r["raw_tx"], r["nonce"], r["account"], r["action"]), int(r["block"])
 
     def settle_batch(self, batch_id: int, state: str, at: datetime, receipt: TxReceipt | None = None,
                      reason: str | None = None) -> None:

@@ -140,14 +140,26 @@ class SiteRuntime:
 
     # -- start-up ---------------------------------------------------------------------------------
     def _resume(self) -> None:
-        """Open sessions and promises from the journal; every cabinet with one is re-planned."""
+        """Open sessions and promises from the journal; every cabinet with one is re-planned.
+
+        With simulated cars (``plug_on_booking``), a booking whose car the simulator does not
+        have (the process died after the booking, before its next tick kept the simulator's
+        state), which has not charged yet and whose driver has not left, gets its car back:
+        otherwise it would be ended as gone with its promise broken.
+        """
         site = self.site_of()
         cps = {a.id: a for a in site.charge_points}
+        plug = getattr(self.chargers, "plug", None)
+        car_at = getattr(self.chargers, "car", lambda cp: None)
+        now = self.clock.now()
         for s in self.journal.sessions(open_only=True):
             if s.cp not in cps:
                 continue
             self.cars[s.cp] = CarState(s, delivered_kwh=s.delivered_kwh, rated_kw=float(cps[s.cp].rated_kw))
             self.dirty.add(cps[s.cp].cabinet)
+            if (self.plug_on_booking and callable(plug) and s.origin == "kiosk" and s.delivered_kwh <= 0.0
+                    and s.departure > now and car_at(s.cp) is None):
+                plug(s.cp, car_for_session(s), s.arrival)
         last = self.journal.get_meta("last_tick")
         if last:
             self.last_tick = datetime.fromisoformat(last)

@@ -12,8 +12,11 @@ again next time (same bytes, same hash: never a second transaction for the same 
 dropped (its nonce went to another transaction) -> its rows go back to the queue; a node that
 does not answer -> everything waits, in order, and goes out once it answers again. One batch is
 in flight at a time, so statuses reach the chain in the order they were queued. After a node
-rolls back (its head falls below a mined batch's block), those batches are settled again:
-re-broadcast as they were, or queued again if their nonce went elsewhere.
+rolls back, the batches it lost are settled again: re-broadcast as they were, or queued again if
+their nonce went elsewhere. A rollback is found by the newest mined batch, not by the head alone
+(other writes, or a network's new blocks, soon bring the head back above it): every flush asks
+the node for that batch's receipt; when it is gone or in another block, the batches before it
+are asked in turn, newest first, until one is still where it was mined.
 """
 
 from __future__ import annotations
@@ -94,12 +97,7 @@ class Outbox:
         t_end = time.monotonic() + budget_s
         j = self.journal
         try:
-            mined_top = j.max_mined_block()
-            if mined_top and self.ledger.head() < mined_top:
-                res.rollback = True
-                head = self.ledger.head()
-                for bid, w in j.mined_since_block(head):
-                    j.settle_batch(bid, "pending", now)
+            self._recheck_mined(now, res)
             for bid, w in j.unsettled():
                 if not self._settle(bid, w, now, res):
                     res.pending = j.pending_count()
@@ -120,21 +118,41 @@ class Outbox:
         res.pending = j.pending_count()
         return res
 
+    def _recheck_mined(self, now: datetime, res: FlushResult) -> None:
+        """Find what a rollback took: the mined batches, newest first, until one is still where it
+        was mined. Those above the head are set pending (settled again below, in nonce order);
+        the others are settled again now (mined elsewhere, re-sent, or dropped: queued again)."""
+        j = self.journal
+        head: int | None = None
+        found = j.mined_before()
+        while found is not None:
+            bid, w, block = found
+            if head is None:
+                head = self.ledger.head()
+            if block > head:
+                j.settle_batch(bid, "pending", now)
+            else:
+                st = self.ledger.settle(w)
+                if st.state == "mined" and st.receipt is not None and st.receipt.block_number == block:
+                    return  # still on chain: so is every batch before it
+                self._record(bid, st, now)
+            res.rollback = True
+            found = j.mined_before(bid)
+
+    def _record(self, bid: int, st, now: datetime) -> None:
+        """Write a settlement of batch ``bid`` to the journal (``dropped`` queues its rows again)."""
+        if st.state in ("mined", "reverted"):
+            self.journal.settle_batch(bid, st.state, now, st.receipt, st.reason if st.state == "reverted" else None)
+        else:
+            self.journal.settle_batch(bid, st.state, now)
+
     def _settle(self, bid: int, w, now: datetime, res: FlushResult) -> bool:
         """Settle one batch; False when it is still pending (stop: one in flight)."""
         st = self.ledger.settle(w)
+        self._record(bid, st, now)
         if st.state == "mined":
-            self.journal.settle_batch(bid, "mined", now, st.receipt)
             res.posted += self._rows_of(bid)
-            return True
-        if st.state == "reverted":
-            self.journal.settle_batch(bid, "reverted", now, st.receipt, st.reason)
-            return True
-        if st.state == "dropped":
-            self.journal.settle_batch(bid, "dropped", now)
-            return True
-        self.journal.settle_batch(bid, "pending", now)
-        return False
+        return st.state != "pending"
 
     def _rows_of(self, bid: int) -> int:
         return self.journal.batch_rows(bid)

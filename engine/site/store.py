@@ -8,9 +8,11 @@ never served: the last good copy is, and :attr:`SiteStore.problem` says so.
 
 from __future__ import annotations
 
+import fcntl
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from engine.files import REPO_ROOT, atomic_write_bytes, atomic_write_text, state_dir
 from engine.site.model import Site, SiteError, load_site, save_site, site_json
@@ -44,6 +46,7 @@ class SiteStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.default = Path(default)
         self._lock = threading.RLock()
+        self._held = 0  # depth of editing() in the thread holding _lock
         self._cache: tuple[tuple[int, int, int] | None, Site] | None = None
         self._problem: str | None = None
 
@@ -142,15 +145,39 @@ class SiteStore:
             self._keep_good(site)
             self._cache = None
 
+    @contextmanager
+    def editing(self) -> Iterator[Site]:
+        """Hold the site for a read-edit-save; yields the current site.
+
+        Threads of this process and other processes on the same state folder (an exclusive
+        ``flock`` on ``<state>/site.lock``) wait for each other, so two edits made at once, of
+        different cabinets say, are both kept. Re-entrant within a thread.
+        """
+        with self._lock:
+            if self._held:
+                self._held += 1
+                try:
+                    yield self.site()
+                finally:
+                    self._held -= 1
+                return
+            with open(self.folder / "site.lock", "a+b") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+                self._held = 1
+                try:
+                    yield self.site()  # read under the lock: another process's save is seen
+                finally:
+                    self._held = 0
+
     def update(self, edit: Callable[[Site], Site]) -> tuple[Site, Site]:
-        """Apply ``edit`` to the current site and save the result, atomically under the lock.
+        """Apply ``edit`` to the current site and save the result, atomically under :meth:`editing`.
 
         Returns
         -------
         (old, new) : tuple of Site
             The site before and after the edit. ``edit`` raising (e.g. SiteError) saves nothing.
         """
-        with self._lock:
+        with self.editing():
             old = self.site()
             new = edit(old)
             self.save(new)

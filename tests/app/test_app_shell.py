@@ -62,3 +62,29 @@ def test_sidebar_clock_and_chain_off(monkeypatch):
     assert "Wed 06 May 2026, 09:30" in side
     assert "Chain: **off**" in side
     assert "shipped sample" in side
+
+
+def test_pages_render_at_once_while_the_chain_node_hangs(monkeypatch):
+    """A node that accepts connections and never answers: the kiosk and the CPO's pages render
+    without waiting for it (the chain connects in the runtime's outbox thread), the sidebar says
+    the chain is unavailable, and nothing raises."""
+    from tests.contracts.faultproxy import HangingListener
+
+    monkeypatch.setenv("EV_NOW", "2026-05-06T08:00:00")
+    with HangingListener() as hung:
+        monkeypatch.setenv("CHAIN_RPC_URL", hung.url)
+        kiosk = AppTest.from_file(APP, default_timeout=60)
+        kiosk.query_params["cp"] = "CA-303"
+        t0 = time.monotonic()
+        kiosk.run()
+        assert time.monotonic() - t0 < 10 and not kiosk.exception, kiosk.exception
+        assert kiosk.number_input(key="energy_kwh") is not None
+        cpo = sign_in(AppTest.from_file(APP, default_timeout=60))  # the site map and the CPO's sidebar
+        t0 = time.monotonic()
+        cpo.run()
+        assert time.monotonic() - t0 < 10 and not cpo.exception, cpo.exception
+        assert "Chain unavailable" in _texts(cpo.sidebar.error)
+        cockpit = sign_in(AppTest.from_file(str(ROOT / "pages" / "cockpit.py"), default_timeout=60))
+        t0 = time.monotonic()
+        cockpit.run()
+        assert time.monotonic() - t0 < 10 and not cockpit.exception, cockpit.exception

@@ -64,3 +64,27 @@ def test_the_site_map_still_draws(content) -> None:
 
     problem = SiteStore(state).problem
     assert problem is not None and "site.json cannot be used" in problem and "shipped site" in problem
+
+
+def test_an_unreadable_journal_leaves_the_kiosk_working_and_the_cpo_told() -> None:
+    """A journal.sqlite SQLite cannot read used to raise on every page, the kiosk's included."""
+    state = Path(os.environ["EV_STATE_DIR"])
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "journal.sqlite").write_bytes(b"\x13not sqlite\x00" * 700)
+    at = AppTest.from_file(str(ROOT / "pages" / "kiosk.py"), default_timeout=120)
+    at.query_params["cp"] = "CA-303"
+    at.run()
+    assert not at.exception, at.exception
+    at.number_input(key="energy_kwh").set_value(12.0)
+    at.button(key="FormSubmitter:need-Can my need be met?").click().run()
+    assert not at.exception, at.exception
+    assert "Guaranteed: 12.0 kWh" in "\n".join(str(e.value) for e in at.success)
+    assert (state / "journal.sqlite.bad-1").exists()
+
+    app = sign_in(AppTest.from_file(str(ROOT / "app.py"), default_timeout=120))  # the CPO's sidebar
+    app.run()
+    assert not app.exception, app.exception
+    warnings = "\n".join(str(w.value) for w in app.sidebar.warning)
+    assert "journal.sqlite could not be read" in warnings and "journal.sqlite.bad-1" in warnings
+    app.sidebar.button(key="journal_problems_seen").click().run()
+    assert "journal.sqlite" not in "\n".join(str(w.value) for w in app.sidebar.warning)

@@ -17,6 +17,7 @@ import pytest
 
 from contracts.chain import ChainUnavailable
 from contracts.ledger import Ledger
+from contracts.service import ChainService
 from contracts.signer import WriterBusy
 from engine.ledger import Status, StatusReport
 from tests.contracts.conftest import ROOT, AnvilNode, free_port, small_site
@@ -169,6 +170,44 @@ def test_rolled_back_writes_are_known_as_not_done_and_sent_again(tmp_path):
         node.stop()
 
 
+def test_the_live_site_outbox_posts_again_what_a_rollback_took(tmp_path):
+    """The outbox itself (not a hand-written loop): statuses mined, then lost by the node's
+    rollback, are posted again, each once, including the batches whose nonce another write took."""
+    from datetime import datetime, timezone
+
+    from engine.runtime.journal import Journal
+    from engine.runtime.telemetry import Outbox
+
+    node = AnvilNode(tmp_path / "anvil.json", port=free_port()).start()
+    journal = Journal(tmp_path / "site")
+    try:
+        ledger = _fast(node.url, tmp_path / "ev")
+        ledger.sync_site(small_site())
+        snapshot = _snapshot(node, tmp_path)
+        outbox = Outbox(journal, ledger)
+        now = datetime(2026, 5, 6, 15, 0, tzinfo=timezone.utc)
+        for i in range(5):  # five flushes: five batches, five nonces
+            journal.enqueue(now, [StatusReport("CP-2", Status.CHARGING, 2.0, 10 + i)])
+            assert outbox.flush(now).posted == 1
+        _roll_back(node, snapshot)
+        assert ledger.get_status("CP-2") is None  # the node forgot all five
+        ledger.post_status(StatusReport("CP-3", Status.CHARGING, 3.0, 0))  # takes the first forgotten nonce
+
+        res = outbox.flush(now)
+        assert res.rollback  # the outbox saw the head fall below what it had mined
+        for _ in range(20):  # the runtime flushes on every tick
+            if not (res.pending or journal.unsettled()):
+                break
+            res = outbox.flush(now)
+        assert res.error is None and journal.outbox_stats()["in_flight"] == 0, res
+        energies = sorted(e.energy_kwh for e in ledger.status_history("CP-2"))
+        assert energies == [10, 11, 12, 13, 14]  # each once, after the rollback
+        assert journal.outbox_stats()["pending"] == 0
+    finally:
+        journal.close()
+        node.stop()
+
+
 # -- 3. a hanging node ----------------------------------------------------------------------
 def test_connect_to_a_hanging_node_fails_fast_and_retries_cheaply(tmp_path):
     with HangingListener() as hung:
@@ -221,6 +260,50 @@ def test_a_node_that_hangs_never_blocks_a_caller_long_and_is_used_again_when_it_
     assert not again.deployed_now
     ledger.post_status(StatusReport("CP-1", Status.CHARGING, 4.0, 0))  # not jammed by what hung
     assert ledger.get_status("CP-1").power_kw == 4.0
+
+
+def test_the_app_chain_service_never_holds_a_page_long_on_a_hanging_node(proxy, tmp_path):
+    """What a page asks (statuses, registration, ping) while the node hangs: one short wait at most
+    (the cockpit's render used to wait 7 s for the statuses and 2 s more per ping), then unknown at
+    once; read again as soon as the outbox thread hears the node."""
+    site = small_site()
+    svc = ChainService(lambda: site, tmp_path, retry_s=60, connect=lambda: _fast(proxy.url, tmp_path))
+    assert svc.ensure_synced()
+    svc.ledger.post_status(StatusReport("CP-1", Status.CHARGING, 2.5, 1.0))
+    assert svc.statuses(["CP-1"])["CP-1"].power_kw == 2.5 and svc.ping()
+
+    proxy.mode = "hang"
+    t0 = time.monotonic()
+    assert svc.statuses(["CP-1", "CP-2"]) == {}
+    first = time.monotonic() - t0
+    assert first < 3.0, first  # one read budget (2 s), not a node call's 7 s
+    t1 = time.monotonic()
+    assert svc.ping() is False and svc.statuses(["CP-1"]) == {}
+    svc.registration("CP-1")  # from what the service knows, or unknown: never a wait
+    assert not svc.ping()
+    then = time.monotonic() - t1
+    assert then < 0.5, then  # known silent: no page waits again
+
+    proxy.heal()
+    assert svc.head() > 0  # the outbox thread hears the node again
+    assert svc.ping() and svc.statuses(["CP-1"])["CP-1"].power_kw == 2.5
+    assert svc.registration("CP-1").tx_hash
+
+
+def test_the_app_chain_service_connects_again_once_the_node_answers(proxy, tmp_path):
+    """A failed connection is kept only ``retry_s`` (the app's cached service is not stuck with it)."""
+    site = small_site()
+    svc = ChainService(lambda: site, tmp_path, retry_s=0.5,
+                       connect=lambda: Ledger.connect(proxy.url, state_dir=tmp_path, backoff_s=0.01, call_budget_s=2))
+    proxy.mode = "hang"
+    t0 = time.monotonic()
+    assert svc.connect() is None and proxy.url in svc.error
+    assert time.monotonic() - t0 < 10
+    assert svc.connect() is None  # within retry_s: not asked again
+    proxy.heal()
+    time.sleep(0.6)
+    assert svc.connect() is not None and svc.error is None
+    assert svc.ensure_synced() and svc.ping()
 
 
 # -- 4. two clients, one key ----------------------------------------------------------------

@@ -164,3 +164,23 @@ def test_quote_order_config_is_validated():
 
     with pytest.raises(ReplayError, match="--quote-order"):
         ReplayConfig(quote_order="fifo").validate()
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--sessions", "n" * 300 + ".csv"), ("--journal", "n" * 300), ("--journal", "n" * 300 + "/journal.sqlite"),
+     ("--detail", "n" * 300), ("--detail", "n" * 300 + "/detail.json"), ("--tariff", "n" * 300 + ".json"),
+     ("--tariff", "n" * 300), ("--tariff", "{folder}/folder.json"), ("--tariff", "{folder}/deep.json")],
+    ids=["sessions-long-name", "journal-long-name", "journal-long-folder", "detail-long-name", "detail-long-folder",
+         "tariff-long-file", "tariff-long-name", "tariff-folder", "tariff-deep-json"],
+)
+def test_unusable_paths_exit_2_naming_the_option(tmp_path, capsys, option, value):
+    """A name too long for the system, a folder or a nested bomb as a file: exit 2, never a traceback."""
+    (tmp_path / "folder.json").mkdir()
+    (tmp_path / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    value = value.format(folder=tmp_path)
+    assert main(["--start", "2019-05-06", "--algorithm", "edf", option, value, "--quiet"]) == 2
+    err = capsys.readouterr()
+    assert err.out == ""
+    lines = err.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"replay: {option}:"), err.err

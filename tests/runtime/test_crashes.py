@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -11,9 +12,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
+import engine.runtime.journal as journal_module
+from engine.kiosk import Kiosk
+from engine.runtime.app import build_runtime
 from engine.runtime.controller import CarState
-from engine.runtime.journal import Journal
+from engine.runtime.journal import Journal, JournalError
 from engine.runtime.loop import decide
+from engine.site.store import SiteStore
 from tests.runtime.conftest import NOW, Rig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +121,101 @@ def test_a_crash_between_booking_and_planning_is_planned_on_restart(tmp_path):
     assert again.runtime.applied["CA-303"].power_kw > 0
     again.run(3 * 60)
     assert again.journal.session(s.id).delivered_kwh >= s.guaranteed_kwh - 0.01
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"\x13not sqlite\x00" * 700)
+
+
+def _truncated(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+@pytest.mark.parametrize("damage", [_garbage, _truncated], ids=["not-a-database", "truncated"])
+def test_a_journal_sqlite_cannot_read_is_set_aside_and_the_site_runs_on(tmp_path, damage):
+    """The live site used to raise on every page (the kiosk's too); now the bad file is kept, a new
+    journal is started and the CPO is told."""
+    folder = tmp_path / "s"
+    rig = Rig(folder)
+    rig.kiosk.book("CA-303", NOW + timedelta(hours=3), 10.0, NOW)
+    rig.runtime.close()
+    rig.journal.close()
+    for companion in folder.glob("journal.sqlite-*"):  # checkpointed by the close
+        companion.unlink()
+    damage(folder / "journal.sqlite")
+    bad_bytes = (folder / "journal.sqlite").read_bytes()
+    with pytest.raises(JournalError, match="journal.sqlite: cannot"):
+        Journal(folder)  # plain open (the replay's): an error naming the file, nothing moved
+    assert (folder / "journal.sqlite").read_bytes() == bad_bytes
+
+    rt = build_runtime(SiteStore(folder), None, environ={"EV_NOW": NOW.isoformat()})
+    try:
+        assert (folder / "journal.sqlite.bad-1").read_bytes() == bad_bytes  # kept as it was
+        (problem,) = rt.journal.problems()
+        assert "journal.sqlite could not be read" in problem and "journal.sqlite.bad-1" in problem
+        s, _ = Kiosk(rt).book("CA-308", NOW + timedelta(hours=3), 10.0, NOW)
+        assert rt.journal.session(s.id) is not None
+    finally:
+        rt.close()
+        rt.journal.close()
+    again = Journal.open_or_set_aside(folder)  # the new journal is used from now on
+    assert [x.id for x in again.sessions()] == [s.id] and not (folder / "journal.sqlite.bad-2").exists()
+    again.clear_problems()
+    assert again.problems() == []
+    again.close()
+
+
+def test_a_journal_that_fails_otherwise_is_not_set_aside(tmp_path, monkeypatch):
+    """Only a file SQLite cannot read is moved: any other failure (here an error in a statement, as
+    a lock held too long would be) is raised naming the file, and the file stays."""
+    folder = tmp_path / "s"
+    Journal(folder).close()
+    monkeypatch.setattr(journal_module, "_SCHEMA", "SELECT * FROM no_such_table;")
+    with pytest.raises(JournalError, match="no such table") as err:
+        Journal.open_or_set_aside(folder)
+    assert isinstance(err.value.__cause__, sqlite3.OperationalError)
+    assert not list(folder.glob("journal.sqlite.bad-*")) and (folder / "journal.sqlite").exists()
+
+
+def test_old_jsonl_lines_not_carried_over_are_reported(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    line = ('{"id": "CA-303@1", "cp": "CA-303", "cabinet": "AB-PANEL", "arrival": "%s", "departure": "%s", '
+            '"requested_kwh": 10.0, "guaranteed_kwh": 10.0}' % (NOW.isoformat(), (NOW + timedelta(hours=3)).isoformat()))
+    (folder / "sessions.jsonl").write_text(line + "\n" + '{"id": "torn", "cp": "CA-3')
+    j = Journal(folder)
+    (problem,) = j.problems()
+    assert problem.startswith("sessions.jsonl: 1 line(s) not carried over") and "unparseable: 1" in problem
+    j.close()
+
+
+KILLED_AFTER_BOOKING = textwrap.dedent("""
+    import os, signal, sys
+    from datetime import timedelta
+    from tests.runtime.conftest import NOW, Rig
+
+    rig = Rig(sys.argv[1], plug_on_booking=True)  # as the app books with simulated cars
+    rig.runtime.tick(NOW)
+    s, _ = rig.kiosk.book("CA-303", NOW + timedelta(hours=3), 10.0, NOW)
+    print(s.id, s.guaranteed_kwh, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # dies before any tick plans the booking
+""")
+
+
+def test_a_process_killed_between_booking_and_planning_keeps_the_promise_after_restart(tmp_path):
+    """The booking's simulated car lived only in the dead process: the restart used to end the
+    session as gone, 0 kWh of a 10 kWh promise delivered."""
+    folder = tmp_path / "s"
+    p = subprocess.run([sys.executable, "-c", KILLED_AFTER_BOOKING, str(folder)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    sid, guaranteed = p.stdout.split()
+    again = Rig(folder, plug_on_booking=True)  # the restart
+    assert "CA-303" in again.runtime.cars and "AB-PANEL" in again.runtime.dirty
+    again.runtime.tick(NOW)
+    assert again.runtime.applied["CA-303"].power_kw > 0
+    again.run(3 * 60)
+    s = again.journal.session(sid)
+    assert s.end_reason != "gone" and s.delivered_kwh >= float(guaranteed) - 0.01
+    again.runtime.close()
