@@ -76,7 +76,8 @@ class ControlLoop:
     overdue_first : bool
         Guarantee, in the plan only, the next step of each car still there after its stated
         departure, as far as every promise allows, earliest stated departure first
-        (:func:`engine.promises.overdue.serve_overdue_first`; what EDF does with them).
+        (:func:`engine.promises.overdue.serve_overdue_first`; what EDF does with them). On by
+        default, for the live site and the replay alike (measured in ``docs/runtime.md``).
 
     Attributes
     ----------
@@ -93,7 +94,7 @@ class ControlLoop:
     split: bool = SPLIT_BY_DEADLINE
     horizon_steps: int | None = None
     eps_kwh: float = EPS_KWH
-    overdue_first: bool = False
+    overdue_first: bool = True
     decisions: dict[str, Decision] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     split_fallbacks: int = 0
