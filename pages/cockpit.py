@@ -117,10 +117,10 @@ def _cp_table(rows: list[ChargePointRow], now: datetime) -> pd.DataFrame:
     return pd.DataFrame({
         "charge point": [r.cp for r in rows],
         "status": [ui.status_label(r.status) for r in rows],
-        "power [kW]": [round(r.power_kw, 2) for r in rows],
+        "power [kW]": [round(r.power_kw, 3) for r in rows],
         "of rated [%]": [round(r.load_pct, 1) for r in rows],
         "rated [kW]": [r.rated_kw for r in rows],
-        "limit [kW]": [None if r.limit_kw is None else round(r.limit_kw, 2) for r in rows],
+        "limit [kW]": [None if r.limit_kw is None else round(r.limit_kw, 3) for r in rows],
         "SC2 status": [ui.status_label(r.chain_status) if r.chain_status is not None else "-" for r in rows],
         "SC2 power [kW]": [r.chain_power_kw for r in rows],
         "SC2 age": [_age(r.chain_age_s) for r in rows],
@@ -193,7 +193,7 @@ def live(shown: tuple[str, ...]) -> None:
         busy = [r for r in view.rows_of(c.id) if r.session_id is not None]
         for col, r in zip(st.columns(max(3, len(busy))) if busy else [], busy):
             col.progress(min(1.0, max(0.0, r.load_pct / 100.0)),
-                         text=f"**{r.cp}** {r.power_kw:.2f} of {r.rated_kw:g} kW - {_promise(r)}")
+                         text=f"**{r.cp}** {ui.power_of_rating(r.power_kw, r.rated_kw)} - {_promise(r)}")
         st.dataframe(_cp_table(view.rows_of(c.id), view.now), hide_index=True, width="stretch",
                      column_config=CP_COLUMNS, key=f"cps_{c.id}")
     st.caption(f"Updates every {REFRESH_SECONDS} s (site clock {view.now:%H:%M:%S}); "

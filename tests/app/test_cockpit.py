@@ -217,3 +217,19 @@ def test_not_signed_in_shows_no_site_data(chain_off):
         assert "Caltech" not in everything and "CC-POD" not in everything and "kW" not in everything
         assert len(at.sidebar.children) == 0
         assert at.text_input(key="cpo_secret").label == "CPO password"
+
+
+def test_a_charge_point_at_its_rating_is_not_shown_above_it(chain_off):
+    at = _cockpit()
+    from pages import ui
+
+    now = ui.now()
+    ui.kiosk().book("CA-303", now + timedelta(hours=3), 12.0, now)
+    ui.runtime().tick()
+    ui.runtime().tick()
+    at.run()
+    bar = next(e.proto.text for e in at.get("progress") if "CA-303" in e.proto.text)
+    power = ui.runtime().readings["CA-303"].power_kw
+    assert power > 0 and f"{power:.3f} of 6.656 kW" in bar, bar  # never "6.66 of 6.656 kW" at the rating
+    assert float(bar.split("**CA-303** ")[1].split()[0]) <= 6.656
+    assert _cp_rows(at)["CA-303"]["power [kW]"] <= _cp_rows(at)["CA-303"]["rated [kW]"]

@@ -157,3 +157,21 @@ def test_tiny_need_and_small_shortfall_are_shown_honestly(monkeypatch):
     at = _ask(at, energy_kwh=14.0)  # 13.98 kWh can be promised: the shortfall shows in its digits
     text = _text(at.warning)
     assert "Guaranteed 13.98 kWh" in text and "you asked for 14.0 kWh" in text
+
+
+def test_another_browser_sees_a_taken_charge_point_s_progress_but_cannot_stop_it(monkeypatch):
+    owner = _ask(_kiosk(monkeypatch=monkeypatch), energy_kwh=8.0)
+    owner.button(key="start").click().run()
+    assert "Charging at CA-303" in _text(owner.subheader)
+    assert [b.label for b in owner.button if b.key == "stop"] == ["Stop charging"]
+    bar = next(e.proto.text for e in owner.get("progress"))
+    assert " of 6.656 kW (" in bar, bar  # power against the rating, as precise as the rating
+    other = AppTest.from_file(PAGE, default_timeout=120)
+    other.query_params["cp"] = "CA-303"
+    other.run()
+    assert "CA-303 is taken" in _text(other.warning) and "Charge point CA-303" in _text(other.subheader)
+    other.toggle(key="mine").set_value(True).run()
+    assert not other.exception, other.exception
+    assert "Charging at CA-303" in _text(other.subheader)  # its progress, read only
+    assert not [b for b in other.button if b.key == "stop"]
+    assert "screen that started this session" in _text(other.caption)

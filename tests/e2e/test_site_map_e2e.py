@@ -95,3 +95,18 @@ def test_picker_and_groups_table(app_url, page):
     assert "60" in page.locator("[data-testid=stTable]").first.inner_text()
     shot(page, "site_map_battery")
     assert not _outside(requests), json.dumps(_outside(requests))
+
+
+@pytest.mark.parametrize("path", ["/map", "/site_map"])
+def test_the_site_map_s_own_addresses_open_it(app_url, page, path):
+    """The README's ``/map``: the default page lives at ``/`` whatever its url_path, so without an
+    alias of its own ``/map`` showed streamlit's "Page not found" dialog. (The very first request
+    of a fresh server is routed by streamlit's "v1" pages-folder mode, docs/cockpit.md: the server
+    has served a page before.)"""
+    page.goto(app_url)
+    wait_idle(page, timeout=180_000)
+    page.goto(app_url + path)
+    sign_in(page)
+    page.get_by_role("heading", name="Site map").wait_for(timeout=60_000)
+    assert page.get_by_text("Page not found").count() == 0
+    assert urlparse(page.url).path == path
