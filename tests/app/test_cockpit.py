@@ -233,3 +233,22 @@ def test_a_charge_point_at_its_rating_is_not_shown_above_it(chain_off):
     assert power > 0 and f"{power:.3f} of 6.656 kW" in bar, bar  # never "6.66 of 6.656 kW" at the rating
     assert float(bar.split("**CA-303** ")[1].split()[0]) <= 6.656
     assert _cp_rows(at)["CA-303"]["power [kW]"] <= _cp_rows(at)["CA-303"]["rated [kW]"]
+
+
+def test_sc2_holds_the_numbers_the_cockpit_shows(chain):
+    at = _cockpit()
+    from pages import ui
+
+    now = ui.now()
+    ui.kiosk().book("CA-303", now + timedelta(hours=3), 12.0, now)
+    rt = ui.runtime()
+    rt.tick()
+    rt.tick()
+    rt.flush()  # posted to the chain double
+    at.run()
+    row = _cp_rows(at)["CA-303"]
+    last = [e for e in chain.events if e.asset_id == "CA-303"][-1]
+    assert row["SC2 status"] == "Charging" == row["status"]
+    assert row["SC2 power [kW]"] == pytest.approx(last.power_kw) == pytest.approx(row["power [kW]"], abs=1e-3)
+    assert row["SC2 energy [kWh]"] == pytest.approx(last.energy_kwh)
+    assert row["SC2 energy [kWh]"] == pytest.approx(row["delivered [kWh]"], abs=0.01)
