@@ -230,8 +230,9 @@ def test_a_charge_point_at_its_rating_is_not_shown_above_it(chain_off):
     at.run()
     bar = next(e.proto.text for e in at.get("progress") if "CA-303" in e.proto.text)
     power = ui.runtime().readings["CA-303"].power_kw
-    assert power > 0 and f"{power:.3f} of 6.656 kW" in bar, bar  # never "6.66 of 6.656 kW" at the rating
-    assert float(bar.split("**CA-303** ")[1].split()[0]) <= 6.656
+    shown = float(bar.split("**CA-303** ")[1].split(" of 6.656 kW")[0])
+    assert power > 0 and shown == pytest.approx(power, abs=5e-4), bar  # as precise as the rating
+    assert shown <= 6.656  # never "6.66 of 6.656 kW" at the rating
     assert _cp_rows(at)["CA-303"]["power [kW]"] <= _cp_rows(at)["CA-303"]["rated [kW]"]
 
 
@@ -252,3 +253,14 @@ def test_sc2_holds_the_numbers_the_cockpit_shows(chain):
     assert row["SC2 power [kW]"] == pytest.approx(last.power_kw) == pytest.approx(row["power [kW]"], abs=1e-3)
     assert row["SC2 energy [kWh]"] == pytest.approx(last.energy_kwh)
     assert row["SC2 energy [kWh]"] == pytest.approx(row["delivered [kWh]"], abs=0.01)
+
+
+@pytest.mark.parametrize("power, rated, text", [
+    (6.656, 6.656, "6.656 of 6.656 kW (100 %)"), (6.6559, 6.656, "6.656 of 6.656 kW (100 %)"),
+    (4.0, 6.656, "4 of 6.656 kW (60 %)"), (3.25, 7.2, "3.2 of 7.2 kW (45 %)"), (0.0, 22.0, "0 of 22 kW (0 %)"),
+    (-1e-4, 6.656, "0 of 6.656 kW (0 %)"),
+])
+def test_power_against_the_rating_reads_right(power, rated, text):
+    from pages.ui import power_of_rating
+
+    assert power_of_rating(power, rated) == text
