@@ -213,6 +213,23 @@ class ChainService:
         except Exception:  # noqa: BLE001 - shown as unknown
             return {}
 
+    def chain_now(self, wall_now: float) -> float:
+        """Now on the clock of the block timestamps [s since epoch]: ``wall_now``, or the latest
+        block's timestamp when the chain runs ahead of it.
+
+        Each block takes at least a second past its parent: a chain mining more than a block a
+        second (the embedded chain writing the site, or posting every second at
+        ``EV_CLOCK_SPEED=60``) runs ahead of the wall clock, by tens of seconds here; a status
+        age counted from the wall clock then reads 0 however old the status is.
+        """
+        led = self.ledger
+        if led is None:
+            return wall_now
+        try:
+            return max(wall_now, float(led.head_timestamp()))
+        except Exception:  # noqa: BLE001 - a chain without it, or not answering: the wall clock
+            return wall_now
+
     def registration(self, asset_id: str) -> Any | None:
         led = self.ledger
         if led is None:

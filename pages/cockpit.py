@@ -177,7 +177,7 @@ def live(shown: tuple[str, ...]) -> None:
         err = ch.error or "connecting"
     elif ch.syncing:
         err = "writing the site to SC1"
-    view = cockpit_view(rt, statuses, wall_now=time.time(), chain_mode=ch.mode,
+    view = cockpit_view(rt, statuses, wall_now=ch.chain_now(time.time()), chain_mode=ch.mode,
                         chain_answers=ch.ping() if ch.ledger is not None else False,
                         chain_error=err, cabinets=list(shown))
     _alarms(view)

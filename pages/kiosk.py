@@ -12,6 +12,7 @@ from engine.kiosk import (
     ASK_BEYOND_HOURS,
     KioskError,
     KioskQuote,
+    QuoteChanged,
     departure_at,
     energy_from_soc,
 )
@@ -147,6 +148,10 @@ def _request_form(cp: str, now: datetime) -> None:
     if q.departure.date() != q.now.date() or far:
         st.info(f"Your departure is **{q.departure:%A %d %B at %H:%M}**, "
                 f"{(q.departure - q.now).total_seconds() / 3600:.1f} h from now.")
+    was = st.session_state.pop("quote_changed", None)
+    if was is not None:
+        st.warning(f"The answer changed before you pressed Start charging ({kwh(was)} could be guaranteed "
+                   f"then). The answer now is below: press Start charging again to accept it.")
     _answer(q)
     st.caption(f"Quote computed in {q.solve_seconds * 1000:.0f} ms for cabinet {q.cabinet}.")
     sure = True
@@ -155,7 +160,11 @@ def _request_form(cp: str, now: datetime) -> None:
     if q.max_kwh > 1e-6 and st.button("Start charging", key="start", type="primary", disabled=not sure):
         try:
             with st.spinner("Booking and planning..."):
-                s, _ = k.book(cp, q.departure, q.energy_kwh, ui.now(), **need)
+                s, _ = k.book(cp, q.departure, q.energy_kwh, ui.now(), accepted_kwh=q.promise_kwh, **need)
+        except QuoteChanged as exc:  # nothing booked: show the answer now, to be accepted again
+            st.session_state["quote"] = (exc.quote, need)
+            st.session_state["quote_changed"] = exc.accepted_kwh
+            st.rerun()
         except KioskError as exc:
             st.error(str(exc))
             return

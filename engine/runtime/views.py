@@ -306,7 +306,8 @@ def charge_point_rows(
     now : datetime
         Site time.
     wall_now : float
-        Wall-clock time [s since epoch] (block timestamps are wall clock).
+        Now on the clock of the block timestamps [s since epoch] (the wall clock, or the chain's
+        head when it runs ahead: ``ChainService.chain_now``).
     speed : float
         The site clock's speed (0: frozen, counted as 1).
     """
@@ -538,7 +539,7 @@ def cockpit_view(
     statuses : mapping
         Charge point -> its status read back from SC2.
     wall_now : float
-        Wall-clock time [s since epoch].
+        Now on the clock of the block timestamps [s since epoch] (see :func:`charge_point_rows`).
     chain_mode, chain_answers, chain_error
         See :func:`alarms`; the outbox's last error counts as the chain not answering.
     now : datetime, optional

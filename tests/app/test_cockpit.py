@@ -264,3 +264,40 @@ def test_power_against_the_rating_reads_right(power, rated, text):
     from pages.ui import power_of_rating
 
     assert power_of_rating(power, rated) == text
+
+
+class ChainAhead(ChainDouble):
+    """A chain whose block clock runs ahead of the wall clock (the embedded chain mining more than
+    a block a second): the statuses it holds were stamped 100 s 'in the future', and its head is
+    25 min past them."""
+
+    def get_statuses(self, ids):
+        import time
+
+        base = super().get_statuses(ids)
+        return {i: (r if r is None else StatusReport(i, r.status, r.power_kw, r.energy_kwh, int(time.time()) + 100))
+                for i, r in base.items()}
+
+    def head_timestamp(self) -> int:
+        import time
+
+        return int(time.time()) + 100 + 25 * 60
+
+
+def test_sc2_ages_count_on_the_chain_s_clock_when_it_runs_ahead(monkeypatch):
+    double = ChainAhead()
+    monkeypatch.setattr("contracts.ledger.Ledger.connect", staticmethod(lambda **kw: double))
+    at = _cockpit()
+    from pages import ui
+
+    now = ui.now()
+    ui.kiosk().book("CA-303", now + timedelta(hours=3), 12.0, now)
+    rt = ui.runtime()
+    rt.tick()
+    rt.tick()
+    rt.flush()
+    at.run()
+    row = _cp_rows(at)["CA-303"]
+    assert row["SC2 status"] == "Charging"
+    assert row["SC2 age"] == "25 min"  # not "0 s" (the wall clock is behind the status' block time)
+    assert any("CA-303: SC2 status is" in m for m in [e.value for e in at.warning])  # stale telemetry

@@ -175,3 +175,23 @@ def test_another_browser_sees_a_taken_charge_point_s_progress_but_cannot_stop_it
     assert "Charging at CA-303" in _text(other.subheader)  # its progress, read only
     assert not [b for b in other.button if b.key == "stop"]
     assert "screen that started this session" in _text(other.caption)
+
+
+def test_an_answer_that_changed_before_start_is_shown_again_not_booked(monkeypatch):
+    at = _ask(_kiosk(monkeypatch=monkeypatch), energy_kwh=40.0)
+    assert "Guaranteed 14.0 kWh by 11:00" in _text(at.warning)
+    from datetime import timedelta
+
+    from pages import ui
+
+    later = ui.now() + timedelta(minutes=30)  # the driver read the answer for half an hour
+    monkeypatch.setattr(ui, "now", lambda: later)
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    text = _text(at.warning)
+    assert "The answer changed before you pressed Start charging (14.0 kWh could be guaranteed then)" in text
+    # the answer now: from 08:30, promised at 90 % of 6.656 kW until 10:30 (20 % of the stay kept as margin)
+    assert "Guaranteed 12.0 kWh by 11:00" in text, text
+    assert ui.kiosk().session_on("CA-303") is None  # nothing booked behind the driver's back
+    at.button(key="start").click().run()  # accepted again
+    assert "Charging at CA-303" in _text(at.subheader)
