@@ -236,18 +236,23 @@ def test_a_charge_point_at_its_rating_is_not_shown_above_it(chain_off):
     assert _cp_rows(at)["CA-303"]["power [kW]"] <= _cp_rows(at)["CA-303"]["rated [kW]"]
 
 
-def test_sc2_holds_the_numbers_the_cockpit_shows(chain):
-    at = _cockpit()
+def _charging_and_posted(at: AppTest) -> dict:
+    """Book CA-303 at the kiosk, let the runtime charge it and post its status; CA-303's row."""
     from pages import ui
 
     now = ui.now()
     ui.kiosk().book("CA-303", now + timedelta(hours=3), 12.0, now)
     rt = ui.runtime()
-    rt.tick()
-    rt.tick()
+    rt.tick()  # plugged in, its limit applied
+    rt.tick()  # charging
     rt.flush()  # posted to the chain double
     at.run()
-    row = _cp_rows(at)["CA-303"]
+    return _cp_rows(at)["CA-303"]
+
+
+def test_sc2_holds_the_numbers_the_cockpit_shows(chain):
+    at = _cockpit()
+    row = _charging_and_posted(at)
     last = [e for e in chain.events if e.asset_id == "CA-303"][-1]
     assert row["SC2 status"] == "Charging" == row["status"]
     assert row["SC2 power [kW]"] == pytest.approx(last.power_kw) == pytest.approx(row["power [kW]"], abs=1e-3)
@@ -288,16 +293,7 @@ def test_sc2_ages_count_on_the_chain_s_clock_when_it_runs_ahead(monkeypatch):
     double = ChainAhead()
     monkeypatch.setattr("contracts.ledger.Ledger.connect", staticmethod(lambda **kw: double))
     at = _cockpit()
-    from pages import ui
-
-    now = ui.now()
-    ui.kiosk().book("CA-303", now + timedelta(hours=3), 12.0, now)
-    rt = ui.runtime()
-    rt.tick()
-    rt.tick()
-    rt.flush()
-    at.run()
-    row = _cp_rows(at)["CA-303"]
+    row = _charging_and_posted(at)
     assert row["SC2 status"] == "Charging"
     assert row["SC2 age"] == "25 min"  # not "0 s" (the wall clock is behind the status' block time)
     assert any("CA-303: SC2 status is" in m for m in [e.value for e in at.warning])  # stale telemetry
