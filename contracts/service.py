@@ -220,7 +220,9 @@ class ChainService:
         Each block takes at least a second past its parent: a chain mining more than a block a
         second (the embedded chain writing the site, or posting every second at
         ``EV_CLOCK_SPEED=60``) runs ahead of the wall clock, by tens of seconds here; a status
-        age counted from the wall clock then reads 0 however old the status is.
+        age counted from the wall clock then reads 0 however old the status is. Counted from
+        the head, ages are right while blocks keep coming; when none comes (nothing posts), the
+        head stands still until the wall clock passes it, so an age lags by at most that lead.
         """
         led = self.ledger
         if led is None:
