@@ -211,13 +211,20 @@ class Kiosk:
         q = quote(sc, req)  # the earliest departure for all of the need
         # what is promised: the site's promise policy (engine.promises), as the replay's mpc
         present = list(specs)
+        overdue = []  # still plugged in after their stated departure: room kept, never promised
         for c in cars:
+            if c.faulted or c.uncontrolled:
+                continue
             rest = c.need_left_kwh - (c.promise_left_kwh if c.session.in_promise(now) else 0.0)
             end = steps_until(now, c.session.departure, self.step_minutes)
-            if rest > 1e-3 and end >= 1 and not (c.faulted or c.uncontrolled):
+            if rest > 1e-3 and end >= 1:
                 present.append(SessionSpec(id=f"{c.session.id}+", cp=c.session.cp, arrival_step=0,
                                            departure_step=min(end, self.horizon_steps), energy_kwh=rest))
-        res = decide_promises(sc, asset.cabinet, present, [req], self._forecast(site, now), policy=self.policy)
+            elif end < 1 and c.need_left_kwh > 1e-3:
+                overdue.append(SessionSpec(id=f"{c.session.id}+", cp=c.session.cp, arrival_step=0, departure_step=1,
+                                           energy_kwh=c.need_left_kwh))
+        res = decide_promises(sc, asset.cabinet, present, [req], self._forecast(site, now), policy=self.policy,
+                              overdue=overdue)
         d = res.decisions[0]
         eds = q.earliest_departure_step
         dt = timedelta(minutes=self.step_minutes)

@@ -23,6 +23,7 @@ from engine.promises.forecast import (
 from engine.promises.policy import (
     DEFAULT_POLICY,
     POLICIES,
+    RESERVE,
     PromiseDecision,
     PromiseResult,
     decide_promises,
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_DAYS",
     "DEFAULT_POLICY",
     "POLICIES",
+    "RESERVE",
     "ExpectedArrival",
     "Forecast",
     "PastSession",

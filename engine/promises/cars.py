@@ -114,8 +114,11 @@ def need_class(kwh: float) -> float:
 
 
 def expected_cars(scenario: Scenario, cabinet_id: str, forecast: Forecast | None, horizon: int,
-              max_kw: float | None) -> list[Car]:
+              max_kw: float | None, reserve: float = 1.0) -> list[Car]:
     """The forecast's expected arrivals before ``horizon`` as weighted cars.
+
+    Each weight is the forecast's times ``reserve`` (how many times the average day's drivers
+    the admission keeps room for; :data:`engine.promises.policy.RESERVE`).
 
     Windows are rounded inwards to :data:`FORECAST_GRID_MINUTES` (a window shorter than that
     keeps its own steps) and energies to classes (:func:`need_class`); arrivals alike are
@@ -137,7 +140,7 @@ def expected_cars(scenario: Scenario, cabinet_id: str, forecast: Forecast | None
             lo, hi = int(e.arrival_step), int(e.departure_step)
         rate = float(e.max_kw if e.max_kw is not None else max_kw)
         key = (lo, hi, need_class(float(e.energy_kwh)), rate)
-        merged[key] = merged.get(key, 0.0) + float(e.weight)
+        merged[key] = merged.get(key, 0.0) + float(e.weight) * float(reserve)
     return [Car(f"~{k}", "", lo, hi, rate, need, 0.0, "expected", w)
             for k, ((lo, hi, need, rate), w) in enumerate(sorted(merged.items()))]
 

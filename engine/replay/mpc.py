@@ -22,7 +22,7 @@ from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario, Ses
 from engine.promises import (
     DEFAULT_DAYS,
     DEFAULT_POLICY,
-    Forecast,
+    RESERVE,
     decide_promises,
     forecast_from_history,
 )
@@ -105,8 +105,9 @@ class ModelPredictive:
     redecide_minutes : float or None
         Also run the policy (upgrades only) this often between arrivals while a car charges
         best effort; None (default): only at arrivals (measured: no gain, ``docs/promises.md``).
-    forecast_scale : float
-        Multiplies the forecast's weights (experiments; 1 by default).
+    reserve : float
+        How many times the forecast's expected drivers the policy keeps room for (default
+        :data:`engine.promises.policy.RESERVE`).
 
     Attributes
     ----------
@@ -146,13 +147,13 @@ class ModelPredictive:
         policy: str = DEFAULT_POLICY,
         forecast_days: int = DEFAULT_DAYS,
         redecide_minutes: float | None = None,
-        forecast_scale: float = 1.0,
+        reserve: float = RESERVE,
     ) -> None:
         strategy_options(replan, tiebreak, quote_order, policy, fields=("replan", "tiebreak", "quote_order", "policy"))
         self.policy = policy
         self.forecast_days = int(forecast_days)
         self.redecide_minutes = redecide_minutes
-        self.forecast_scale = float(forecast_scale)
+        self.reserve = float(reserve)
         self.replan = replan
         self.tiebreak = tiebreak
         self.quote_order = quote_order
@@ -244,11 +245,7 @@ class ModelPredictive:
         if pr.start is None or not pr.history or self.policy in ("fcfs", "admit_now"):
             return None
         now = pr.start + timedelta(minutes=pr.step_minutes * t)
-        fc = forecast_from_history(pr.history, now, now, pr.step_minutes, horizon, days=self.forecast_days)
-        if self.forecast_scale != 1.0:
-            fc = Forecast(tuple(dataclasses.replace(a, weight=a.weight * self.forecast_scale) for a in fc.arrivals),
-                          fc.days_used, fc.dates)
-        return fc
+        return forecast_from_history(pr.history, now, now, pr.step_minutes, horizon, days=self.forecast_days)
 
     def _waiting(self, t: int, view: StepView) -> bool:
         """Whether a car present has need beyond its promise."""
@@ -290,7 +287,8 @@ class ModelPredictive:
         sc = _scenario(pr, t, horizon, cars + arrived, self.prices)
         t_pol = time.perf_counter()
         forecast = self._forecast(t, horizon)
-        res = decide_promises(sc, SITE_CABINET, present, reqs, forecast, self.policy, overdue=overdue)
+        res = decide_promises(sc, SITE_CABINET, present, reqs, forecast, self.policy, overdue=overdue,
+                              reserve=self.reserve)
         self.policy_seconds.append((t, len(cars) + len(arrived), time.perf_counter() - t_pol))
         for i, d in zip(arrived, res.decisions):
             self._promise(i, d.promised_kwh, t, view)

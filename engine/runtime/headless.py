@@ -24,11 +24,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from engine.chargers import make_chargers
 from engine.errors import FieldError
 from engine.kiosk import Kiosk, KioskError
 from engine.ledger import LedgerError, LedgerPort, connect_ledger
 from engine.replay.acn import read_sessions
+from engine.replay.kpi import session_met
 from engine.runtime.cars import Car
 from engine.runtime.clock import SteppableClock
 from engine.runtime.journal import Journal
@@ -275,6 +278,14 @@ class DayDriver:
             got = self.delivered_at_stated.get(sid, s.delivered_kwh)
             if got >= s.guaranteed_kwh - 0.01:
                 met += 1
+        # drivers whose car got what they asked (as the replay counts them), promised or not
+        asked, got = [], []
+        for a in self.arrivals:
+            sid = self.booked.get(a.id)
+            s = self.journal.session(sid) if sid is not None else None
+            asked.append(a.requested_kwh)
+            got.append(s.delivered_kwh if s is not None else 0.0)
+        demands = int(session_met(np.asarray(asked, float), np.asarray(got, float)).sum()) if asked else 0
         ob = self.journal.outbox_stats()
         lost, dup = self._chain_check(ob)
         n_cp = max(1, len(self.site.charge_points))
@@ -287,6 +298,7 @@ class DayDriver:
             "refused": len(self.refused),
             "promises": promises,
             "promises_met": met,
+            "demands_met": demands,
             "promised_kwh": round(sum(self.journal.session(s).guaranteed_kwh for s in self.booked.values()), 3),
             "delivered_kwh": round(sum(self.journal.session(s).delivered_kwh for s in self.booked.values()), 3),
             "requested_kwh": round(sum(a.requested_kwh for a in self.arrivals), 3),

@@ -108,3 +108,34 @@ def test_quote_holds_within_its_slack():
 
     assert quote_holds(14.0, 14.0) and quote_holds(13.31, 14.0) and not quote_holds(13.29, 14.0)  # 5 %
     assert quote_holds(0.9, 1.0) and not quote_holds(0.89, 1.0)  # at least 0.1 kWh
+
+
+def test_a_car_past_its_stated_departure_is_kept_room_for(tmp_path, monkeypatch):
+    """The kiosk gives the policy the cars still plugged in after their stated departure (as the
+    replay's mpc does): never promised, but the admission keeps room for them."""
+    import engine.kiosk.service as service
+    from engine.runtime.cars import Car
+    from tests.runtime.conftest import Rig
+
+    rig = Rig(tmp_path / "state")
+    rig.runtime.tick(NOW)
+    s1, _ = rig.kiosk.book("CA-303", NOW + timedelta(hours=1), 30.0, NOW)
+    rig.chargers.plug("CA-303", Car(s1.id, 60.0, 20.0, 7.2, departs_at=NOW + timedelta(hours=4)), NOW)
+    rig.run(75)  # the car stays: 15 min past its stated departure, need left
+    now = rig.clock.now()
+    left = 30.0 - rig.kiosk.session(s1.id).delivered_kwh
+    assert rig.kiosk.session(s1.id).state == "open" and left > 1.0
+    seen = {}
+    real = service.decide_promises
+
+    def spy(*args, **kw):
+        seen.update(present=args[2], overdue=kw.get("overdue", ()))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(service, "decide_promises", spy)
+    rig.kiosk.quote("CA-308", now + timedelta(hours=3), 10.0, now)
+    assert [o.cp for o in seen["overdue"]] == ["CA-303"]
+    assert seen["overdue"][0].energy_kwh == pytest.approx(left, abs=0.05)
+    assert all(p.cp != "CA-303" for p in seen["present"])
+    rig.runtime.close()
+    rig.journal.close()

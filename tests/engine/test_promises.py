@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from engine.optimize.scenario import CabinetSpec, ChargePointSpec, Scenario, SessionSpec
 from engine.promises import (
     POLICIES,
+    RESERVE,
     ExpectedArrival,
     Forecast,
     PastSession,
@@ -70,7 +71,7 @@ def test_admission_keeps_room_for_the_drivers_expected():
     fc = Forecast(tuple(ExpectedArrival(4, 8, 1.0, 1.0) for _ in range(3)), 1)
     fcfs = decide_promises(sc, "C", [], [req], fc, "fcfs").decisions[0]
     now = decide_promises(sc, "C", [], [req], fc, "admit_now").decisions[0]
-    adm = decide_promises(sc, "C", [], [req], fc, "admit").decisions[0]
+    adm = decide_promises(sc, "C", [], [req], fc, "admit", reserve=1.0).decisions[0]  # the average day as it is
     assert fcfs.promised_kwh == pytest.approx(13.2, abs=1e-4) and fcfs.full
     assert now.promised_kwh == pytest.approx(13.2, abs=1e-4) and now.full
     assert adm.promised_kwh == 0.0 and not adm.full
@@ -80,6 +81,22 @@ def test_admission_keeps_room_for_the_drivers_expected():
     assert small.full and small.promised_kwh == pytest.approx(6.0, abs=1e-6)
     with pytest.raises(ValueError, match="policy"):
         decide_promises(sc, "C", [], [req], fc, "lottery")
+
+
+def test_the_admission_keeps_room_for_more_drivers_than_the_average_day():
+    """13.2 kWh of room; three 1 kWh drivers expected (weight 1 each). A 10.5 kWh request leaves
+    2.7 kWh: taking the forecast as it is (reserve 1), admitting it serves 1 + 2.7 of 3 + 1
+    drivers, so it is promised in full; keeping room for RESERVE (1.6) times the average, the
+    4.8 expected drivers outweigh it: promised nothing, charged best effort."""
+    sc = _cabinet(6.6, 2)
+    req = SessionSpec("a", "cp0", 0, 8, 10.5)
+    fc = Forecast(tuple(ExpectedArrival(4, 8, 1.0, 1.0) for _ in range(3)), 1)
+    assert RESERVE == pytest.approx(1.6)
+    avg = decide_promises(sc, "C", [], [req], fc, "admit", reserve=1.0).decisions[0]
+    busy = decide_promises(sc, "C", [], [req], fc, "admit").decisions[0]
+    assert avg.full and avg.promised_kwh == pytest.approx(10.5, abs=1e-6)
+    assert busy.promised_kwh == 0.0 and not busy.full
+    assert busy.likely_kwh == pytest.approx(13.2 - 3 * RESERVE, abs=1e-3)
 
 
 def test_a_need_beyond_the_charge_point_is_promised_what_it_can_give():
