@@ -339,6 +339,10 @@ class Chain:
         """The latest block number."""
         return int(self._rpc("eth_blockNumber", lambda: self.w3.eth.block_number))
 
+    def head_timestamp(self) -> int:
+        """The latest block's timestamp [s since epoch]."""
+        return int(self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest")["timestamp"]))
+
     def code_at(self, address: str) -> bytes:
         """The runtime code at ``address`` (empty if none)."""
         return bytes(self._rpc("eth_getCode", lambda: self.w3.eth.get_code(Web3.to_checksum_address(address))))

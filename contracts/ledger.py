@@ -268,3 +268,7 @@ class Ledger(LedgerWrites, LedgerReads, SiteSync):
         """The node's latest block number (bounded; a drop below a receipt's block means a rollback)."""
         return self.chain.block_number()
 
+    def head_timestamp(self) -> int:
+        """The latest block's timestamp [s since epoch] (the clock SC2's ``updated_at`` is on)."""
+        return self.chain.head_timestamp()
+

@@ -237,6 +237,25 @@ class ChainService:
     def statuses(self, asset_ids: Sequence[str]) -> dict[str, StatusReport | None]:
         return self._page_read(lambda led: dict(led.get_statuses(list(asset_ids))), {})
 
+    def chain_now(self, wall_now: float) -> float:
+        """Now on the clock of the block timestamps [s since epoch]: ``wall_now``, or the latest
+        block's timestamp when the chain runs ahead of it.
+
+        Each block takes at least a second past its parent: a chain mining more than a block a
+        second (the embedded chain writing the site, or posting every second at
+        ``EV_CLOCK_SPEED=60``) runs ahead of the wall clock, by tens of seconds here; a status
+        age counted from the wall clock then reads 0 however old the status is. Counted from
+        the head, ages are right while blocks keep coming; when none comes (nothing posts), the
+        head stands still until the wall clock passes it, so an age lags by at most that lead.
+        """
+        led = self.ledger
+        if led is None:
+            return wall_now
+        try:
+            return max(wall_now, float(led.head_timestamp()))
+        except Exception:  # noqa: BLE001 - a chain without it, or not answering: the wall clock
+            return wall_now
+
     def registration(self, asset_id: str) -> Any | None:
         return self._page_read(lambda led: led.registration(asset_id), None)
 

@@ -109,6 +109,7 @@ def _promise(r: ChargePointRow) -> str:
 
 
 def _cp_table(rows: list[ChargePointRow], now: datetime) -> pd.DataFrame:
+    """One row per charge point: what it does now and its session first, then its limits and SC2."""
     def t(x: datetime | None) -> str:
         if x is None:
             return ""
@@ -117,19 +118,20 @@ def _cp_table(rows: list[ChargePointRow], now: datetime) -> pd.DataFrame:
     return pd.DataFrame({
         "charge point": [r.cp for r in rows],
         "status": [ui.status_label(r.status) for r in rows],
-        "power [kW]": [round(r.power_kw, 2) for r in rows],
+        "power [kW]": [round(r.power_kw, 3) for r in rows],
         "of rated [%]": [round(r.load_pct, 1) for r in rows],
-        "rated [kW]": [r.rated_kw for r in rows],
-        "limit [kW]": [None if r.limit_kw is None else round(r.limit_kw, 2) for r in rows],
-        "SC2 status": [ui.status_label(r.chain_status) if r.chain_status is not None else "-" for r in rows],
-        "SC2 power [kW]": [r.chain_power_kw for r in rows],
-        "SC2 age": [_age(r.chain_age_s) for r in rows],
+        "promise": [_promise(r) for r in rows],
         "SOC [%]": [None if r.soc_pct is None else round(r.soc_pct) for r in rows],
         "delivered [kWh]": [round(r.delivered_kwh, 2) if r.session_id else None for r in rows],
         "guaranteed [kWh]": [round(r.guaranteed_kwh, 2) if r.session_id else None for r in rows],
         "planned [kWh]": [None if r.planned_kwh is None else round(r.planned_kwh, 2) for r in rows],
         "departure": [t(r.departure) for r in rows],
-        "promise": [_promise(r) for r in rows],
+        "rated [kW]": [r.rated_kw for r in rows],
+        "limit [kW]": [None if r.limit_kw is None else round(r.limit_kw, 3) for r in rows],
+        "SC2 status": [ui.status_label(r.chain_status) if r.chain_status is not None else "-" for r in rows],
+        "SC2 power [kW]": [r.chain_power_kw for r in rows],
+        "SC2 energy [kWh]": [r.chain_energy_kwh for r in rows],
+        "SC2 age": [_age(r.chain_age_s) for r in rows],
     })
 
 
@@ -138,6 +140,7 @@ CP_COLUMNS = {
                                                     help="power now against the charge point's rating"),
     "planned [kWh]": st.column_config.NumberColumn(help="what the plan delivers by the departure"),
     "SC2 age": st.column_config.TextColumn(help="age of the status on chain (block time)"),
+    "SC2 energy [kWh]": st.column_config.NumberColumn(help="the session's metered energy as SC2 holds it"),
 }
 
 
@@ -174,7 +177,7 @@ def live(shown: tuple[str, ...]) -> None:
         err = ch.error or "connecting"
     elif ch.syncing:
         err = "writing the site to SC1"
-    view = cockpit_view(rt, statuses, wall_now=time.time(), chain_mode=ch.mode,
+    view = cockpit_view(rt, statuses, wall_now=ch.chain_now(time.time()), chain_mode=ch.mode,
                         chain_answers=ch.ping() if ch.ledger is not None else False,
                         chain_error=err, cabinets=list(shown))
     _alarms(view)
@@ -193,7 +196,7 @@ def live(shown: tuple[str, ...]) -> None:
         busy = [r for r in view.rows_of(c.id) if r.session_id is not None]
         for col, r in zip(st.columns(max(3, len(busy))) if busy else [], busy):
             col.progress(min(1.0, max(0.0, r.load_pct / 100.0)),
-                         text=f"**{r.cp}** {r.power_kw:.2f} of {r.rated_kw:g} kW - {_promise(r)}")
+                         text=f"**{r.cp}** {ui.power_of_rating(r.power_kw, r.rated_kw)} - {_promise(r)}")
         st.dataframe(_cp_table(view.rows_of(c.id), view.now), hide_index=True, width="stretch",
                      column_config=CP_COLUMNS, key=f"cps_{c.id}")
     st.caption(f"Updates every {REFRESH_SECONDS} s (site clock {view.now:%H:%M:%S}); "

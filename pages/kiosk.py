@@ -12,6 +12,7 @@ from engine.kiosk import (
     ASK_BEYOND_HOURS,
     KioskError,
     KioskQuote,
+    QuoteChanged,
     departure_at,
     energy_from_soc,
 )
@@ -35,17 +36,20 @@ def when(t: datetime, now: datetime) -> str:
 
 
 @st.fragment(run_every=LIVE_SECONDS)
-def _live_progress(cp: str, session_id: str) -> None:
-    """The metered view, refreshed every ``LIVE_SECONDS`` on its own (the rest of the page stays)."""
+def _live_progress(cp: str, session_id: str, *, owner: bool) -> None:
+    """The metered view, refreshed every ``LIVE_SECONDS`` on its own (the rest of the page stays).
+
+    Only the browser that started the session (``owner``) is offered **Stop charging**.
+    """
     k = ui.kiosk()
     active = k.session_on(cp)
     if active is None or active.id != session_id:
         st.session_state["ended"] = session_id
         st.rerun()  # the session ended: back to the request form
-    _progress_view(session_id, ui.now())
+    _progress_view(session_id, ui.now(), owner=owner)
 
 
-def _progress_view(session_id: str, now: datetime) -> None:
+def _progress_view(session_id: str, now: datetime, *, owner: bool) -> None:
     k = ui.kiosk()
     p = k.progress(session_id, now)
     s = p.session
@@ -57,11 +61,12 @@ def _progress_view(session_id: str, now: datetime) -> None:
     c2.metric("Guaranteed", kwh(s.guaranteed_kwh), help=f"by {when(s.departure, now)}; you asked for {kwh(s.requested_kwh)}")
     c3.metric("Power now", f"{p.power_kw:.1f} kW", help=f"the charge point is rated {p.rated_kw:g} kW")
     st.progress(min(1.0, p.power_kw / p.rated_kw) if p.rated_kw else 0.0,
-                text=f"{p.power_kw:.1f} of {p.rated_kw:g} kW")
+                text=ui.power_of_rating(p.power_kw, p.rated_kw))
     c4, c5, c6 = st.columns(3)
     c4.metric("Cost so far", f"{p.cost:.2f} USD", help=f"{p.price_per_kwh:g} USD/kWh")
-    c5.metric("Projected by departure", kwh(p.projected_kwh))
-    c6.metric("Projected finish", when(p.projected_finish, now) if p.projected_finish else "after departure")
+    c5.metric("Projected by departure", kwh(p.projected_kwh), help="what the plan delivers by your departure")
+    c6.metric("Projected finish", when(p.projected_finish, now) if p.projected_finish else "after departure",
+              help=f"when the plan reaches the {kwh(s.requested_kwh)} you asked for")
     if p.soc_pct is not None:
         gauge = go.Figure(go.Indicator(mode="gauge+number", value=p.soc_pct, number={"suffix": " %"},
                                        title={"text": "State of charge"},
@@ -80,7 +85,9 @@ def _progress_view(session_id: str, now: datetime) -> None:
                       yaxis={"title": "kWh"}, legend={"orientation": "h"})
     st.plotly_chart(fig, key="progress_chart")
     st.caption(f"Updates every {LIVE_SECONDS} s (site clock {now:%H:%M:%S}).")
-    if st.button("Stop charging", key="stop"):
+    if not owner:
+        st.caption("Stop charging is offered on the screen that started this session.")
+    elif st.button("Stop charging", key="stop"):
         ui.runtime().stop_session(s.cp)
         st.rerun()
 
@@ -141,6 +148,10 @@ def _request_form(cp: str, now: datetime) -> None:
     if q.departure.date() != q.now.date() or far:
         st.info(f"Your departure is **{q.departure:%A %d %B at %H:%M}**, "
                 f"{(q.departure - q.now).total_seconds() / 3600:.1f} h from now.")
+    was = st.session_state.pop("quote_changed", None)
+    if was is not None:
+        st.warning(f"The answer changed before you pressed Start charging ({kwh(was)} could be guaranteed "
+                   f"then). The answer now is below: press Start charging again to accept it.")
     _answer(q)
     st.caption(f"Quote computed in {q.solve_seconds * 1000:.0f} ms for cabinet {q.cabinet}.")
     sure = True
@@ -149,7 +160,11 @@ def _request_form(cp: str, now: datetime) -> None:
     if q.max_kwh > 1e-6 and st.button("Start charging", key="start", type="primary", disabled=not sure):
         try:
             with st.spinner("Booking and planning..."):
-                s, _ = k.book(cp, q.departure, q.energy_kwh, ui.now(), **need)
+                s, _ = k.book(cp, q.departure, q.energy_kwh, ui.now(), accepted_kwh=q.promise_kwh, **need)
+        except QuoteChanged as exc:  # nothing booked: show the answer now, to be accepted again
+            st.session_state["quote"] = (exc.quote, need)
+            st.session_state["quote_changed"] = exc.accepted_kwh
+            st.rerun()
         except KioskError as exc:
             st.error(str(exc))
             return
@@ -183,11 +198,14 @@ def main() -> None:
     active = k.session_on(cp)
     if active is not None and active.origin != "charger":
         if st.session_state.get("booked") == active.id:
-            _live_progress(cp, active.id)
+            _live_progress(cp, active.id, owner=True)
         else:
+            # another browser's session (or this driver's, from another screen): its progress,
+            # read only, on demand; never its Stop button
+            st.subheader(f"Charge point {cp}")
             st.warning(f"{cp} is taken: a session runs there until {when(active.departure, now)}.")
-            if st.toggle("It is my car: show my session", key="mine"):
-                _live_progress(cp, active.id)
+            if st.toggle("It is my car: show its progress", key="mine"):
+                _live_progress(cp, active.id, owner=False)
     else:
         _request_form(cp, now)
 

@@ -68,7 +68,8 @@ def asset_details(site: Site, asset_id: str) -> None:
             facts["asset key (SC1)"] = reg.key
             facts["registered in tx"] = f"{reg.tx_hash} (block {reg.block})"
         else:
-            facts.setdefault("registration", "not on chain")
+            facts.setdefault("registration", "being written to SC1 (the site is syncing)" if ch.syncing
+                             else "not on chain")
         rep = ui.chain_status(a.id)
         facts["last status on chain"] = ("none yet (Available)" if rep is None else
                                          f"{ui.status_label(rep.status)}, {rep.power_kw:g} kW, {rep.energy_kwh:g} kWh")

@@ -43,6 +43,20 @@ def status_label(s: Status) -> str:
     return "".join(w.capitalize() if w not in ("EVSE", "EV") else w for w in s.name.split("_"))
 
 
+def power_of_rating(power_kw: float, rated_kw: float) -> str:
+    """``6.656 of 6.656 kW (100 %)``: power with as many decimals as the rating shows (1 to 3),
+    trailing zeros dropped (``4 of 6.656 kW (60 %)``).
+
+    Rounding the power more coarsely than the rating would show a charge point at its rating as
+    above it ("6.7 of 6.656 kW").
+    """
+    shown = f"{rated_kw:g}"
+    d = min(3, max(1, len(shown.split(".")[1]) if "." in shown else 0))
+    pct = f" ({int(round(100.0 * power_kw / rated_kw))} %)" if rated_kw > 0 else ""
+    power = f"{power_kw:.{d}f}".rstrip("0").rstrip(".")  # 4.000 -> 4, 6.656 stays
+    return f"{'0' if power in ('', '-0') else power} of {shown} kW{pct}"
+
+
 # -- singletons ----------------------------------------------------------------------------
 @st.cache_resource
 def site_store() -> SiteStore:

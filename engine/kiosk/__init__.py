@@ -12,6 +12,7 @@ from engine.kiosk.answers import (
     KioskError,
     KioskQuote,
     Progress,
+    QuoteChanged,
     departure_at,
     energy_from_soc,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "energy_from_soc",
     "departure_at",
     "KioskQuote",
+    "QuoteChanged",
     "Progress",
     "Kiosk",
     "MIN_ENERGY_KWH",

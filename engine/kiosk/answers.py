@@ -21,6 +21,8 @@ __all__ = [
     "energy_from_soc",
     "departure_at",
     "KioskQuote",
+    "QuoteChanged",
+    "quote_holds",
     "Progress",
     "MIN_ENERGY_KWH",
     "MAX_ENERGY_KWH",
@@ -109,6 +111,37 @@ class KioskQuote:
     def promise_kwh(self) -> float:
         """What booking on this quote promises: min(need, max_kwh) [kWh]."""
         return min(self.energy_kwh, self.max_kwh)
+
+
+QUOTE_SLACK = 0.05
+"""A booking may promise up to this share less than the quote the driver accepted [-]."""
+QUOTE_SLACK_KWH = 0.1
+"""... and never less than this much below it is refused [kWh]."""
+
+
+class QuoteChanged(KioskError):
+    """The site can no longer promise what the driver accepted (time passed, another car booked):
+    nothing was booked; ``quote`` is the answer now.
+
+    Parameters
+    ----------
+    quote : KioskQuote
+        The answer at the moment of booking.
+    accepted_kwh : float
+        The promise the driver accepted [kWh].
+    """
+
+    def __init__(self, quote: KioskQuote, accepted_kwh: float) -> None:
+        super().__init__("quote", f"the site can now guarantee {quote.promise_kwh:.2f} kWh by "
+                                  f"{quote.departure:%H:%M}, not the {accepted_kwh:.2f} kWh quoted")
+        self.quote = quote
+        self.accepted_kwh = accepted_kwh
+
+
+def quote_holds(now_kwh: float, accepted_kwh: float) -> bool:
+    """Whether a promise of ``now_kwh`` still honours an accepted ``accepted_kwh`` [kWh]
+    (within :data:`QUOTE_SLACK` and :data:`QUOTE_SLACK_KWH`)."""
+    return now_kwh >= accepted_kwh - max(QUOTE_SLACK_KWH, QUOTE_SLACK * accepted_kwh)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from engine.kiosk.answers import (
     KioskError,
     KioskQuote,
     Progress,
+    QuoteChanged,
+    quote_holds,
 )
 from engine.ledger import Status
 from engine.optimize.quote import quote, quote_max_kwh
@@ -273,11 +275,14 @@ class Kiosk:
         soc_target_pct: float | None = None,
         origin: str = "kiosk",
         session_id: str | None = None,
+        accepted_kwh: float | None = None,
     ) -> tuple[SessionRecord, KioskQuote]:
         """Quote again and book: the session is promised min(need, quote) by ``departure``.
 
         Quote and booking happen in one journal write transaction, so concurrent bookings (other
-        threads or processes) on the same site are served one after the other.
+        threads or processes) on the same site are served one after the other. ``accepted_kwh``
+        is the promise the driver was shown and accepted [kWh]: when the site can now promise
+        materially less (:func:`~engine.kiosk.answers.quote_holds`), nothing is booked.
 
         Returns
         -------
@@ -288,11 +293,15 @@ class Kiosk:
         KioskError
             On bad input; ``cp`` when the charge point is taken; ``energy_kwh`` when nothing at
             all can be delivered by ``departure``.
+        QuoteChanged
+            The site can now promise materially less than ``accepted_kwh`` (it carries the new quote).
         """
         with self.journal.transaction():
             q = self._quote(cp, departure, energy_kwh, now)
             if max(q.max_kwh, q.likely_kwh or 0.0) <= 1e-6:
                 raise KioskError("energy_kwh", f"nothing can be delivered at {cp} before {departure:%H:%M}")
+            if accepted_kwh is not None and not quote_holds(q.promise_kwh, accepted_kwh):
+                raise QuoteChanged(q, accepted_kwh)
 
             existing = self.journal.open_session_on(cp)  # a car plugged in without a booking
             sid = session_id or (existing.id if existing is not None else f"{cp}@{now:%Y%m%dT%H%M%S}")

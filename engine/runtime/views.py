@@ -225,8 +225,8 @@ class ChargePointRow:
         As the site measures it.
     chain_status : Status or None
         As SC2 holds it (None: nothing on chain, or no chain).
-    chain_power_kw : float or None
-        Power as SC2 holds it [kW].
+    chain_power_kw, chain_energy_kwh : float or None
+        Power [kW] and energy [kWh] as SC2 holds them.
     chain_age_s : float or None
         Age of the SC2 status in site time [s] (None: nothing on chain).
     session_id : str or None
@@ -251,6 +251,7 @@ class ChargePointRow:
     status: Status = Status.AVAILABLE
     chain_status: Status | None = None
     chain_power_kw: float | None = None
+    chain_energy_kwh: float | None = None
     chain_age_s: float | None = None
     session_id: str | None = None
     soc_pct: float | None = None
@@ -305,7 +306,8 @@ def charge_point_rows(
     now : datetime
         Site time.
     wall_now : float
-        Wall-clock time [s since epoch] (block timestamps are wall clock).
+        Now on the clock of the block timestamps [s since epoch] (the wall clock, or the chain's
+        head when it runs ahead: ``ChainService.chain_now``).
     speed : float
         The site clock's speed (0: frozen, counted as 1).
     """
@@ -321,6 +323,7 @@ def charge_point_rows(
                    status=r.status if r is not None else Status.AVAILABLE,
                    chain_status=rep.status if rep is not None else None,
                    chain_power_kw=float(rep.power_kw) if rep is not None else None,
+                   chain_energy_kwh=float(rep.energy_kwh) if rep is not None else None,
                    chain_age_s=_chain_age_s(rep, wall_now, speed))
         if car is not None:
             s = car.session
@@ -536,7 +539,7 @@ def cockpit_view(
     statuses : mapping
         Charge point -> its status read back from SC2.
     wall_now : float
-        Wall-clock time [s since epoch].
+        Now on the clock of the block timestamps [s since epoch] (see :func:`charge_point_rows`).
     chain_mode, chain_answers, chain_error
         See :func:`alarms`; the outbox's last error counts as the chain not answering.
     now : datetime, optional

@@ -217,3 +217,83 @@ def test_not_signed_in_shows_no_site_data(chain_off):
         assert "Caltech" not in everything and "CC-POD" not in everything and "kW" not in everything
         assert len(at.sidebar.children) == 0
         assert at.text_input(key="cpo_secret").label == "CPO password"
+
+
+def test_a_charge_point_at_its_rating_is_not_shown_above_it(chain_off):
+    at = _cockpit()
+    from pages import ui
+
+    now = ui.now()
+    ui.kiosk().book("CA-303", now + timedelta(hours=3), 12.0, now)
+    ui.runtime().tick()
+    ui.runtime().tick()
+    at.run()
+    bar = next(e.proto.text for e in at.get("progress") if "CA-303" in e.proto.text)
+    power = ui.runtime().readings["CA-303"].power_kw
+    shown = float(bar.split("**CA-303** ")[1].split(" of 6.656 kW")[0])
+    assert power > 0 and shown == pytest.approx(power, abs=5e-4), bar  # as precise as the rating
+    assert shown <= 6.656  # never "6.66 of 6.656 kW" at the rating
+    assert _cp_rows(at)["CA-303"]["power [kW]"] <= _cp_rows(at)["CA-303"]["rated [kW]"]
+
+
+def _charging_and_posted(at: AppTest) -> dict:
+    """Book CA-303 at the kiosk, let the runtime charge it and post its status; CA-303's row."""
+    from pages import ui
+
+    now = ui.now()
+    ui.kiosk().book("CA-303", now + timedelta(hours=3), 12.0, now)
+    rt = ui.runtime()
+    rt.tick()  # plugged in, its limit applied
+    rt.tick()  # charging
+    rt.flush()  # posted to the chain double
+    at.run()
+    return _cp_rows(at)["CA-303"]
+
+
+def test_sc2_holds_the_numbers_the_cockpit_shows(chain):
+    at = _cockpit()
+    row = _charging_and_posted(at)
+    last = [e for e in chain.events if e.asset_id == "CA-303"][-1]
+    assert row["SC2 status"] == "Charging" == row["status"]
+    assert row["SC2 power [kW]"] == pytest.approx(last.power_kw) == pytest.approx(row["power [kW]"], abs=1e-3)
+    assert row["SC2 energy [kWh]"] == pytest.approx(last.energy_kwh)
+    assert row["SC2 energy [kWh]"] == pytest.approx(row["delivered [kWh]"], abs=0.01)
+
+
+@pytest.mark.parametrize("power, rated, text", [
+    (6.656, 6.656, "6.656 of 6.656 kW (100 %)"), (6.6559, 6.656, "6.656 of 6.656 kW (100 %)"),
+    (4.0, 6.656, "4 of 6.656 kW (60 %)"), (3.25, 7.2, "3.2 of 7.2 kW (45 %)"), (0.0, 22.0, "0 of 22 kW (0 %)"),
+    (-1e-4, 6.656, "0 of 6.656 kW (0 %)"),
+])
+def test_power_against_the_rating_reads_right(power, rated, text):
+    from pages.ui import power_of_rating
+
+    assert power_of_rating(power, rated) == text
+
+
+class ChainAhead(ChainDouble):
+    """A chain whose block clock runs ahead of the wall clock (the embedded chain mining more than
+    a block a second): the statuses it holds were stamped 100 s 'in the future', and its head is
+    25 min past them."""
+
+    def get_statuses(self, ids):
+        import time
+
+        base = super().get_statuses(ids)
+        return {i: (r if r is None else StatusReport(i, r.status, r.power_kw, r.energy_kwh, int(time.time()) + 100))
+                for i, r in base.items()}
+
+    def head_timestamp(self) -> int:
+        import time
+
+        return int(time.time()) + 100 + 25 * 60
+
+
+def test_sc2_ages_count_on_the_chain_s_clock_when_it_runs_ahead(monkeypatch):
+    double = ChainAhead()
+    monkeypatch.setattr("contracts.ledger.Ledger.connect", staticmethod(lambda **kw: double))
+    at = _cockpit()
+    row = _charging_and_posted(at)
+    assert row["SC2 status"] == "Charging"
+    assert row["SC2 age"] == "25 min"  # not "0 s" (the wall clock is behind the status' block time)
+    assert any("CA-303: SC2 status is" in m for m in [e.value for e in at.warning])  # stale telemetry

@@ -157,3 +157,41 @@ def test_tiny_need_and_small_shortfall_are_shown_honestly(monkeypatch):
     at = _ask(at, energy_kwh=14.0)  # 13.98 kWh can be promised: the shortfall shows in its digits
     text = _text(at.warning)
     assert "Guaranteed 13.98 kWh" in text and "you asked for 14.0 kWh" in text
+
+
+def test_another_browser_sees_a_taken_charge_point_s_progress_but_cannot_stop_it(monkeypatch):
+    owner = _ask(_kiosk(monkeypatch=monkeypatch), energy_kwh=8.0)
+    owner.button(key="start").click().run()
+    assert "Charging at CA-303" in _text(owner.subheader)
+    assert [b.label for b in owner.button if b.key == "stop"] == ["Stop charging"]
+    bar = next(e.proto.text for e in owner.get("progress"))
+    assert " of 6.656 kW (" in bar, bar  # power against the rating, as precise as the rating
+    other = AppTest.from_file(PAGE, default_timeout=120)
+    other.query_params["cp"] = "CA-303"
+    other.run()
+    assert "CA-303 is taken" in _text(other.warning) and "Charge point CA-303" in _text(other.subheader)
+    other.toggle(key="mine").set_value(True).run()
+    assert not other.exception, other.exception
+    assert "Charging at CA-303" in _text(other.subheader)  # its progress, read only
+    assert not [b for b in other.button if b.key == "stop"]
+    assert "screen that started this session" in _text(other.caption)
+
+
+def test_an_answer_that_changed_before_start_is_shown_again_not_booked(monkeypatch):
+    at = _ask(_kiosk(monkeypatch=monkeypatch), energy_kwh=40.0)
+    assert "Guaranteed 14.0 kWh by 11:00" in _text(at.warning)
+    from datetime import timedelta
+
+    from pages import ui
+
+    later = ui.now() + timedelta(minutes=30)  # the driver read the answer for half an hour
+    monkeypatch.setattr(ui, "now", lambda: later)
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    text = _text(at.warning)
+    assert "The answer changed before you pressed Start charging (14.0 kWh could be guaranteed then)" in text
+    # the answer now: from 08:30, promised at 90 % of 6.656 kW until 10:30 (20 % of the stay kept as margin)
+    assert "Guaranteed 12.0 kWh by 11:00" in text, text
+    assert ui.kiosk().session_on("CA-303") is None  # nothing booked behind the driver's back
+    at.button(key="start").click().run()  # accepted again
+    assert "Charging at CA-303" in _text(at.subheader)

@@ -226,3 +226,18 @@ def test_a_refused_chain_write_saves_nothing(monkeypatch):
     at.button(key="FormSubmitter:threshold-Set threshold").click().run()
     assert "the chain refused set_threshold: threshold out of range" in _text(at.error)
     assert not (Path(os.environ["EV_STATE_DIR"]) / "site.json").exists()  # the file and SC1 agree
+
+
+def test_the_move_form_shows_the_picked_asset_s_coordinates(chain_off):
+    at = _page()
+    from pages import ui
+
+    site = ui.site_store().site()
+    first = at.selectbox(key="move_id").value
+    picks = [a.id for a in site.assets if a.id != first][::9][:4]
+    assert len(picks) == 4 and len({(site.asset(i).lat, site.asset(i).lon) for i in picks}) == 4
+    for aid in picks:
+        at.selectbox(key="move_id").set_value(aid).run()
+        a = site.asset(aid)
+        assert at.number_input(key=f"move_lat_{aid}").value == pytest.approx(a.lat, abs=1e-9)
+        assert at.number_input(key=f"move_lon_{aid}").value == pytest.approx(a.lon, abs=1e-9)

@@ -22,6 +22,24 @@ def test_empty_env_url_means_embedded(monkeypatch, tmp_path):
     assert not deployments_path(tmp_path).exists()  # the embedded chain is never recorded
 
 
+def test_chain_now_is_the_later_of_the_wall_clock_and_the_head_block(tmp_path):
+    """Each block takes at least a second past its parent: a burst of transactions (deploying
+    and writing a site) puts the embedded chain's clock ahead of the wall clock, and status ages
+    are then counted from its head (ChainService.chain_now), not from the wall clock."""
+    from contracts.service import ChainService
+
+    site = small_site()
+    svc = ChainService(lambda: site, tmp_path)
+    assert svc.ensure_synced()
+    led = svc.ledger
+    head = led.head_timestamp()
+    assert head == led.chain.w3.eth.get_block("latest")["timestamp"]
+    wall = time.time()
+    assert head >= int(wall) - 1  # never behind: blocks are stamped max(wall, parent + 1)
+    assert svc.chain_now(wall) == max(wall, float(head))
+    assert svc.chain_now(head + 500.0) == head + 500.0  # the wall clock ahead of an idle chain
+
+
 def test_unreachable_node_names_the_url(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
     t0 = time.perf_counter()

@@ -95,3 +95,66 @@ def test_picker_and_groups_table(app_url, page):
     assert "60" in page.locator("[data-testid=stTable]").first.inner_text()
     shot(page, "site_map_battery")
     assert not _outside(requests), json.dumps(_outside(requests))
+
+
+@pytest.mark.parametrize("path", ["/map", "/site_map"])
+def test_the_site_map_s_own_addresses_open_it(app_url, page, path):
+    """The README's ``/map``: the default page lives at ``/`` whatever its url_path, so without an
+    alias of its own ``/map`` showed streamlit's "Page not found" dialog. (The very first request
+    of a fresh server is routed by streamlit's "v1" pages-folder mode, docs/cockpit.md: the server
+    has served a page before.)"""
+    page.goto(app_url)
+    wait_idle(page, timeout=180_000)
+    page.goto(app_url + path)
+    sign_in(page)
+    page.get_by_role("heading", name="Site map").wait_for(timeout=60_000)
+    assert page.get_by_text("Page not found").count() == 0
+    assert urlparse(page.url).path == path
+
+
+def _pixel(canvas, x: float, y: float) -> tuple[int, int, int]:
+    from io import BytesIO
+
+    from PIL import Image
+
+    img = Image.open(BytesIO(canvas.screenshot())).convert("RGB")
+    return img.getpixel((int(round(x)), int(round(y))))
+
+
+def test_the_map_recolours_a_charge_point_on_its_own(app_url, page):
+    """A driver starts charging at CA-496's kiosk; the CPO's open map turns it from Available
+    (green) to Charging (blue) without a click (the deck is a run_every fragment)."""
+    page.goto(app_url)
+    sign_in(page)
+    page.get_by_role("heading", name="Site map").wait_for(timeout=60_000)
+    canvas = page.locator("[data-testid=stDeckGlJsonChart] canvas").first
+    canvas.wait_for(state="visible", timeout=60_000)
+    canvas.scroll_into_view_if_needed()
+    page.wait_for_timeout(2500)  # let deck.gl draw
+    site = load_site(ROOT / "data" / "site.json")
+    pts = [(a.lat, a.lon) for a in site.assets] + [(c.lat, c.lon) for c in site.cabinets]
+    box = canvas.bounding_box()
+    cp = site.asset("CA-496")
+    x, y = pixel_of(fit_view(pts), cp.lat, cp.lon, box["width"], box["height"])
+    r, g, b = _pixel(canvas, x, y)
+    assert g > 120 and r < 100 and b < 110, (r, g, b)  # Available: green
+
+    kiosk = page.context.new_page()
+    kiosk.goto(f"{app_url}/kiosk?cp=CA-496")
+    wait_idle(kiosk, timeout=180_000)
+    energy = kiosk.get_by_label("Energy [kWh]")
+    energy.fill("15")
+    energy.press("Tab")
+    kiosk.get_by_role("button", name="Can my need be met?").click()
+    wait_idle(kiosk)
+    kiosk.get_by_role("button", name="Start charging", exact=True).click()
+    wait_idle(kiosk)
+    kiosk.get_by_text("Charging at CA-496").wait_for(timeout=60_000)
+
+    seen = (r, g, b)
+    for _ in range(30):  # no click on the map page: its fragment redraws the deck every 5 s
+        page.wait_for_timeout(1000)
+        seen = _pixel(canvas, x, y)
+        if seen[2] > 150 and seen[0] < 90 and seen[1] < 140:
+            break
+    assert seen[2] > 150 and seen[0] < 90 and seen[1] < 140, seen  # Charging: blue

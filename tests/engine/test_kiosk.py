@@ -85,6 +85,31 @@ def test_second_driver_on_a_taken_charge_point_is_told(rig):
         rig.kiosk.book("CA-303", dep, 10.0, NOW)
 
 
+def test_a_booking_never_promises_materially_less_than_the_quote_accepted(rig):
+    from engine.kiosk import QuoteChanged
+    from engine.kiosk.answers import quote_holds
+
+    k = rig.kiosk
+    dep = NOW + timedelta(hours=3)
+    q = k.quote("CA-303", dep, 40.0, NOW)  # more than can be promised: the promise shrinks as time passes
+    assert not q.feasible and q.promise_kwh > 10
+    late = NOW + timedelta(minutes=30)
+    with pytest.raises(QuoteChanged, match="^quote: the site can now guarantee") as exc:
+        k.book("CA-303", dep, 40.0, late, accepted_kwh=q.promise_kwh)
+    assert exc.value.quote.promise_kwh < q.promise_kwh - 1 and exc.value.accepted_kwh == q.promise_kwh
+    assert k.session_on("CA-303") is None  # nothing booked
+    # a minute later the promise is within the slack: booked on the answer now
+    s, q2 = k.book("CA-303", dep, 40.0, NOW + timedelta(minutes=1), accepted_kwh=q.promise_kwh)
+    assert quote_holds(s.guaranteed_kwh, q.promise_kwh) and s.guaranteed_kwh == pytest.approx(q2.promise_kwh, abs=1e-6)
+
+
+def test_quote_holds_within_its_slack():
+    from engine.kiosk.answers import quote_holds
+
+    assert quote_holds(14.0, 14.0) and quote_holds(13.31, 14.0) and not quote_holds(13.29, 14.0)  # 5 %
+    assert quote_holds(0.9, 1.0) and not quote_holds(0.89, 1.0)  # at least 0.1 kWh
+
+
 def test_a_car_past_its_stated_departure_is_kept_room_for(tmp_path, monkeypatch):
     """The kiosk gives the policy the cars still plugged in after their stated departure (as the
     replay's mpc does): never promised, but the admission keeps room for them."""
