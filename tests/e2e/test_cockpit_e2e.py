@@ -118,9 +118,9 @@ def test_a_fresh_server_serves_no_cpo_page_without_sign_in(fresh_app_url, page, 
         assert side.get_by_role("button", name="Sign out").count() == 1
 
 
-@pytest.mark.parametrize("path", ["/", "/map", "/cockpit", "/replay"])
+@pytest.mark.parametrize("path", ["/", "/map", "/site_map", "/cockpit", "/replay"])
 def test_a_fresh_server_opens_each_cpo_address_first_without_page_not_found(fresh_app_url, page, path):
-    """The README's CPO addresses, each the very first
+    """The README's CPO addresses (and the site map's former ``/site_map``), each the very first
     request of a fresh server: the sign-in form, never streamlit's "Page not found" dialog. Until
     app.py first runs, streamlit routes a request by the file names of ``pages/`` (docs/cockpit.md):
     ``/map`` showed the dialog while the site map's file was ``pages/site_map.py``."""
