@@ -36,15 +36,17 @@ if kiosk_mode:
     page = st.navigation([root, kiosk_page], position="hidden")
 else:
     sections = {
-        "CPO": [st.Page("pages/site_map.py", title="Site map", url_path="home", default=True),
+        "CPO": [st.Page("pages/map.py", title="Site map", url_path="home", default=True),
                 st.Page("pages/cockpit.py", title="Cockpit", url_path="cockpit")],
         "Driver": [kiosk_page],
     }
     if (HERE / "pages" / "replay.py").exists():
         sections["Analyst"] = [st.Page("pages/replay.py", title="Replay", url_path="replay")]
     # the default page is served at "/" whatever its url_path (streamlit), so /map and /site_map
-    # are aliases of their own
-    aliases = [st.Page("pages/site_map.py", title="Site map", url_path=u) for u in ("map", "site_map")]
+    # are aliases of their own. The file is named after its address: until app.py first runs,
+    # streamlit routes a request by the file names of pages/ (docs/cockpit.md), and /map is then
+    # pages/map.py.
+    aliases = [st.Page("pages/map.py", title="Site map", url_path=u) for u in ("map", "site_map")]
     page = st.navigation({**sections, "": aliases}, position="hidden")
     if page.url_path != kiosk_page.url_path and not auth.require_cpo():
         st.stop()  # a CPO page: the sign-in form only, no site data

@@ -49,7 +49,7 @@ def test_kiosk_url_shows_the_kiosk_alone(monkeypatch):
     assert len(at.sidebar.children) == 0  # no CPO sidebar
     assert "Charge point CA-303" in _texts(at.subheader)
     with pytest.raises(Exception, match="Known pages"):
-        at.switch_page("pages/site_map.py")  # not registered in kiosk mode
+        at.switch_page("pages/map.py")  # not registered in kiosk mode
 
 
 def test_sidebar_clock_and_chain_off(monkeypatch):

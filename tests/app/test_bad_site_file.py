@@ -62,7 +62,7 @@ def test_the_kiosk_still_quotes(content) -> None:
 @pytest.mark.parametrize("content", [_truncated, _bogus_timezone], ids=["truncated", "bogus-timezone"])
 def test_the_site_map_still_draws(content) -> None:
     state = _write_site(content())
-    at = sign_in(AppTest.from_file(str(ROOT / "pages" / "site_map.py"), default_timeout=120))
+    at = sign_in(AppTest.from_file(str(ROOT / "pages" / "map.py"), default_timeout=120))
     at.run()
     assert not at.exception, at.exception
     from engine.site.store import SiteStore

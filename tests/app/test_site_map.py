@@ -1,4 +1,4 @@
-"""pages/site_map.py: groups table, selection, filter, each edit saved + on chain, errors naming the field."""
+"""pages/map.py: groups table, selection, filter, each edit saved + on chain, errors naming the field."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from tests.app.conftest import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "site_map.py")
+PAGE = str(ROOT / "pages" / "map.py")
 
 
 @pytest.fixture

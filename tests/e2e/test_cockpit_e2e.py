@@ -3,6 +3,7 @@ shows the power of a charge point a driver just started at the kiosk."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
 import pytest
 
@@ -115,3 +116,18 @@ def test_a_fresh_server_serves_no_cpo_page_without_sign_in(fresh_app_url, page, 
         side.get_by_text("Caltech ACN garage, Pasadena").wait_for(timeout=30_000)
         side.get_by_role("button", name="Sign out").wait_for(timeout=30_000)  # the sidebar may still be drawing
         assert side.get_by_role("button", name="Sign out").count() == 1
+
+
+@pytest.mark.parametrize("path", ["/", "/map", "/site_map", "/cockpit", "/replay"])
+def test_a_fresh_server_opens_each_cpo_address_first_without_page_not_found(fresh_app_url, page, path):
+    """The README's CPO addresses (and the site map's former ``/site_map``), each the very first
+    request of a fresh server: the sign-in form, never streamlit's "Page not found" dialog. Until
+    app.py first runs, streamlit routes a request by the file names of ``pages/`` (docs/cockpit.md):
+    ``/map`` showed the dialog while the site map's file was ``pages/site_map.py``."""
+    page.goto(fresh_app_url + path)
+    wait_idle(page, timeout=180_000)
+    page.get_by_role("heading", name="CPO sign-in").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # a dialog sent before the sign-in form would be drawn by now
+    assert page.get_by_text("Page not found").count() == 0
+    assert urlparse(page.url).path == path
+    _no_site_data(page)

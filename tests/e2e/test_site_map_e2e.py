@@ -101,8 +101,8 @@ def test_picker_and_groups_table(app_url, page):
 def test_the_site_map_s_own_addresses_open_it(app_url, page, path):
     """The README's ``/map``: the default page lives at ``/`` whatever its url_path, so without an
     alias of its own ``/map`` showed streamlit's "Page not found" dialog. (The very first request
-    of a fresh server is routed by streamlit's "v1" pages-folder mode, docs/cockpit.md: the server
-    has served a page before.)"""
+    of a fresh server is routed by streamlit's "v1" pages-folder mode, docs/cockpit.md, and is
+    covered by test_cockpit_e2e.py: here the server has served a page before.)"""
     page.goto(app_url)
     wait_idle(page, timeout=180_000)
     page.goto(app_url + path)
