@@ -32,3 +32,18 @@ def sign_in(page, password: str | None = None, timeout: float = 180_000) -> None
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="CPO sign-in").wait_for(state="detached", timeout=60_000)
     wait_idle(page, timeout=timeout)
+
+
+def start_charging(page, app_url: str, cp: str, kwh: float) -> None:
+    """A driver opens ``cp``'s kiosk, asks for ``kwh`` by the default departure and presses
+    Start charging; returns once the page shows the session charging."""
+    page.goto(f"{app_url}/kiosk?cp={cp}")
+    wait_idle(page, timeout=180_000)
+    energy = page.get_by_label("Energy [kWh]")
+    energy.fill(f"{kwh:g}")
+    energy.press("Tab")
+    page.get_by_role("button", name="Can my need be met?").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Start charging", exact=True).click()
+    wait_idle(page)
+    page.get_by_text(f"Charging at {cp}").wait_for(timeout=60_000)

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.e2e.helpers import shot, sign_in, wait_idle
+from tests.e2e.helpers import shot, sign_in, start_charging, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -51,17 +51,7 @@ def test_a_kiosk_browser_cannot_open_the_cockpit_without_signing_in(app_url, pag
 
 def test_signed_in_the_cockpit_shows_a_kiosk_sessions_power(app_url, page):
     # a driver starts charging at CA-303's kiosk
-    page.goto(f"{app_url}/kiosk?cp=CA-303")
-    wait_idle(page, timeout=180_000)
-    page.get_by_text("Charge point CA-303", exact=True).wait_for(timeout=60_000)
-    energy = page.get_by_label("Energy [kWh]")
-    energy.fill("10")
-    energy.press("Tab")
-    page.get_by_role("button", name="Can my need be met?").click()
-    wait_idle(page)
-    page.get_by_role("button", name="Start charging", exact=True).click()
-    wait_idle(page)
-    page.get_by_text("Charging at CA-303").wait_for(timeout=60_000)
+    start_charging(page, app_url, "CA-303", 10)
 
     # the CPO opens the cockpit and signs in
     page.goto(f"{app_url}/cockpit")

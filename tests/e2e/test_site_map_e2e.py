@@ -9,7 +9,7 @@ import pytest
 
 from engine.site.model import load_site
 from pages.deck import fit_view, pixel_of
-from tests.e2e.helpers import shot, sign_in, wait_idle
+from tests.e2e.helpers import shot, sign_in, start_charging, wait_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -139,17 +139,7 @@ def test_the_map_recolours_a_charge_point_on_its_own(app_url, page):
     r, g, b = _pixel(canvas, x, y)
     assert g > 120 and r < 100 and b < 110, (r, g, b)  # Available: green
 
-    kiosk = page.context.new_page()
-    kiosk.goto(f"{app_url}/kiosk?cp=CA-496")
-    wait_idle(kiosk, timeout=180_000)
-    energy = kiosk.get_by_label("Energy [kWh]")
-    energy.fill("15")
-    energy.press("Tab")
-    kiosk.get_by_role("button", name="Can my need be met?").click()
-    wait_idle(kiosk)
-    kiosk.get_by_role("button", name="Start charging", exact=True).click()
-    wait_idle(kiosk)
-    kiosk.get_by_text("Charging at CA-496").wait_for(timeout=60_000)
+    start_charging(page.context.new_page(), app_url, "CA-496", 15)
 
     seen = (r, g, b)
     for _ in range(30):  # no click on the map page: its fragment redraws the deck every 5 s
