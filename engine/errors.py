@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FieldError"]
+__all__ = ["FieldError", "os_reason"]
 
 
 class FieldError(ValueError):
@@ -20,3 +20,9 @@ class FieldError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def os_reason(exc: BaseException) -> str:
+    """Why the system refused a file operation, in its own words (``strerror``), for a message
+    that names the field: "No such file or directory", "File name too long", ..."""
+    return str(getattr(exc, "strerror", None) or exc)

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Sequence
 
+from engine.errors import os_reason
 from engine.files import atomic_write_text
 from engine.promises import DEFAULT_POLICY, POLICIES
 from engine.replay.acn import ACN_TZ, SITES, default_paths
@@ -143,7 +144,7 @@ def _check_input(option: str, path: str) -> Path:
     except FileNotFoundError:
         raise ReplayError(option, f"no such file: {path}") from None
     except (OSError, ValueError) as exc:
-        raise ReplayError(option, f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ReplayError(option, f"cannot read {path}: {os_reason(exc)}") from None
     return p
 
 
@@ -158,7 +159,7 @@ def _check_detail(path: str) -> Path:
         os.close(fd)
         os.unlink(tmp)
     except (OSError, ValueError) as exc:
-        raise ReplayError("--detail", f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ReplayError("--detail", f"cannot write {path}: {os_reason(exc)}") from None
     return p
 
 
@@ -241,7 +242,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             atomic_write_text(detail_path, json.dumps(detail))
         except OSError as exc:  # checked before the run; the disk may have filled since
-            raise ReplayError("--detail", f"cannot write {args.detail}: {exc.strerror or exc}") from None
+            raise ReplayError("--detail", f"cannot write {args.detail}: {os_reason(exc)}") from None
         say(f"detail written to {args.detail}")
     if args.algorithm == "all":
         out: dict = {"algorithm": "all", "results": [r.kpis for r in results]}

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from engine.errors import FieldError
+from engine.errors import FieldError, os_reason
 from engine.runtime.headless import HeadlessError, parse_outage, run_day
 from engine.site.model import load_site
 from engine.site.store import DEFAULT_SITE
@@ -61,13 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FieldError as exc:
         return fail(f"--site: {exc}")
     except OSError as exc:
-        return fail(f"--site: cannot read {args.site!r} ({exc.strerror or exc})")
+        return fail(f"--site: cannot read {args.site!r} ({os_reason(exc)})")
     state = Path(args.state) if args.state else None
     if state is not None:
         try:
             state.mkdir(parents=True, exist_ok=True)
         except (OSError, ValueError) as exc:
-            return fail(f"--state: cannot use {args.state!r} as a folder ({getattr(exc, 'strerror', None) or exc})")
+            return fail(f"--state: cannot use {args.state!r} as a folder ({os_reason(exc)})")
     chargers = (args.chargers or os.environ.get("EV_CHARGERS") or "sim").strip().lower()
     try:
         parse_outage(args.chain_outage, day, site_tz(site.timezone))
