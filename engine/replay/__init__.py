@@ -14,7 +14,7 @@ Public API
 ----------
 ``replay(algorithm, *, sessions=None, start="2019-05-06", days=1, step_minutes=5,
 threshold_kw=50, rated_kw=6.6, departure="actual", demand="delivered", tariff=DEFAULT_TARIFF,
-replan="events", mpc_prices=False, tiebreak="deadline", quote_order="need", promise_policy="admit",
+replan="events", mpc_prices=False, tiebreak="promises", quote_order="need", promise_policy="admit",
 journal=None, progress=None) -> ReplayResult``
     Load sessions and replay them through one strategy.
 ``load_window(paths, start, days, step_minutes, rated_kw, demand, force_feasible) -> ReplayWindow``

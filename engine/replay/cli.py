@@ -89,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mpc re-plans on events (arrival, early departure, passed deadline; default) or every step")
     p.add_argument("--mpc-prices", action="store_true",
                    help="give mpc the tariff (engine stage 4 minimises cost online); default price-blind")
-    p.add_argument("--tiebreak", default="deadline", choices=TIEBREAKS,
-                   help="how mpc splits the planned load among cars (default deadline)")
+    p.add_argument("--tiebreak", default="promises", choices=TIEBREAKS,
+                   help="how mpc splits the planned load among cars: promises first then by deadline "
+                        "(default), by deadline only, or the engine's own split")
     p.add_argument("--quote-order", default="need", choices=QUOTE_ORDERS,
                    help="order in which mpc quotes drivers arriving at the same step: smallest request "
                         "first (default) or data order (real connection time)")

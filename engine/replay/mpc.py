@@ -91,8 +91,9 @@ class ModelPredictive:
     ----------
     replan : {"events", "every"}
         Re-plan only when something changes (default) or at every step.
-    tiebreak : {"deadline", "engine"}
-        Split the planned load among cars by deadline (default) or keep the engine's split.
+    tiebreak : {"promises", "deadline", "engine"}
+        Split the planned load among cars promises first, each group by deadline (default), by
+        deadline only, or keep the engine's split (docs/promises.md, "Promises first").
     prices : bool
         Give the engine the tariff's prices (default False: price-blind, see ``docs/replay.md``).
     quote_order : {"need", "arrival"}
@@ -141,7 +142,7 @@ class ModelPredictive:
     def __init__(
         self,
         replan: str = "events",
-        tiebreak: str = "deadline",
+        tiebreak: str = "promises",
         prices: bool = False,
         quote_order: str = "need",
         policy: str = DEFAULT_POLICY,
@@ -166,7 +167,8 @@ class ModelPredictive:
     def _new_loop(self, step_minutes: int, horizon_steps: int | None) -> ControlLoop:
         """The live site's control loop as the replay runs it: promises planned by the stated
         departure (no margin), 1e-6 kWh counted as nothing, overdue cars served first."""
-        return ControlLoop(step_minutes, margin=False, split=self.tiebreak == "deadline", horizon_steps=horizon_steps,
+        return ControlLoop(step_minutes, margin=False, split=self.tiebreak != "engine",
+                           promises_first=self.tiebreak == "promises", horizon_steps=horizon_steps,
                            eps_kwh=EPS_KWH, overdue_first=True)
 
     @property

@@ -32,7 +32,7 @@ MAX_DAYS = 366
 DEMANDS = ("delivered", "requested")
 DEPARTURES = ("actual", "estimated")
 REPLANS = ("events", "every")
-TIEBREAKS = ("deadline", "engine")
+TIEBREAKS = ("promises", "deadline", "engine")
 QUOTE_ORDERS = ("need", "arrival")
 FIRST_YEAR, LAST_YEAR = 1971, 9000
 

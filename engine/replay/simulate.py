@@ -67,7 +67,7 @@ class ReplayConfig:
         the tests) or at every step.
     mpc_prices : bool
         Give ``mpc`` the tariff (engine stage 4 minimises cost online); default price-blind.
-    tiebreak : {"deadline", "engine"}
+    tiebreak : {"promises", "deadline", "engine"}
         How ``mpc`` splits the planned load among cars (see :mod:`engine.replay.mpc`).
     quote_order : {"need", "arrival"}
         Order in which ``mpc`` quotes drivers arriving at the same step: smallest request
@@ -83,7 +83,7 @@ class ReplayConfig:
     tariff: str | None = DEFAULT_TARIFF
     replan: str = "events"
     mpc_prices: bool = False
-    tiebreak: str = "deadline"
+    tiebreak: str = "promises"
     quote_order: str = "need"
     promise_policy: str = DEFAULT_POLICY
 
@@ -383,7 +383,7 @@ def replay(
     tariff: str | None = DEFAULT_TARIFF,
     replan: str = "events",
     mpc_prices: bool = False,
-    tiebreak: str = "deadline",
+    tiebreak: str = "promises",
     quote_order: str = "need",
     promise_policy: str = DEFAULT_POLICY,
     journal: str | Path | None = None,
@@ -417,7 +417,7 @@ def replay(
         ``mpc`` re-planning policy.
     mpc_prices : bool
         Give ``mpc`` the tariff.
-    tiebreak : {"deadline", "engine"}
+    tiebreak : {"promises", "deadline", "engine"}
         ``mpc``'s split of the planned load among cars.
     quote_order : {"need", "arrival"}
         Order in which ``mpc`` quotes same-step arrivals.

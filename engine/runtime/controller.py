@@ -41,6 +41,9 @@ EPS_KWH = 1e-3
 #: Split each plan's load among cars earliest deadline first (time-consistent re-planning:
 #: a car that can wait leaves the early capacity to one that cannot; see docs/runtime.md).
 SPLIT_BY_DEADLINE = True
+#: In that split, promised energy first: a promise's energy takes the early capacity before any
+#: best-effort energy (measured in docs/promises.md, "Promises first").
+PROMISES_FIRST = True
 #: A promise is quoted as if the car took only this share of the charge point's rating, so that
 #: a car whose own charger is a little slower, or that tapers near full, still gets it; plans use
 #: the full rating (measured in docs/runtime.md).
@@ -264,7 +267,8 @@ class Decision:
         return float(b[k]) if 0 <= k < b.size else 0.0
 
 
-def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) -> tuple[dict[str, np.ndarray], bool]:
+def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan, *,
+                      promises_first: bool = PROMISES_FIRST) -> tuple[dict[str, np.ndarray], bool]:
     """The plan's power per session [kW], its load re-split earliest deadline first, and whether
     the split solved (else the engine's own split is returned).
 
@@ -272,7 +276,8 @@ def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) ->
     capacity is a tie. Re-planning online, the car that can wait should leave it to the car that
     cannot (:func:`engine.optimize.tiebreak.deadline_split`). This is the one seam through which
     both the live loop and the replay's ``mpc`` turn an engine plan into powers. Splitting by
-    latest start time instead was measured worse (docs/runtime.md).
+    latest start time instead was measured worse (docs/runtime.md). With ``promises_first`` (default :data:`PROMISES_FIRST`),
+    promises (guaranteed specs) go before best-effort energy, each group by deadline.
     """
     planned = {sp.id: np.asarray(sp.power_kw, float) for sp in plan.sessions}
     if len(specs) <= 1 or not SPLIT_BY_DEADLINE:
@@ -281,7 +286,8 @@ def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan) ->
     rated = {cp.id: cp.rated_kw for cp in scenario.charge_points}
     power = np.array([planned[sp.id] for sp in specs])
     max_kw = np.array([min(rated[sp.cp], sp.max_kw if sp.max_kw is not None else np.inf) for sp in specs])
-    split = deadline_split(power, np.array([sp.departure_step for sp in specs]), max_kw)
+    first = np.array([sp.guaranteed for sp in specs]) if promises_first else None
+    split = deadline_split(power, np.array([sp.departure_step for sp in specs]), max_kw, first)
     if split is None:
         return planned, False
     return {sp.id: split[k] for k, sp in enumerate(specs)}, True

@@ -38,6 +38,7 @@ from engine.promises.overdue import serve_overdue_first
 from engine.runtime.controller import (
     EPS_KWH,
     MAX_HORIZON_H,
+    PROMISES_FIRST,
     SPLIT_BY_DEADLINE,
     CarState,
     Decision,
@@ -69,6 +70,8 @@ class ControlLoop:
         departure itself (the replay, whose promises and cars are exact).
     split : bool
         Split each plan's load among cars earliest deadline first (else the engine's split).
+    promises_first : bool
+        In that split, promised energy before best-effort energy.
     horizon_steps : int or None
         Longest window planned [steps] (default :data:`~engine.runtime.controller.MAX_HORIZON_H`).
     eps_kwh : float
@@ -92,6 +95,7 @@ class ControlLoop:
     step_minutes: int = 5
     margin: bool = True
     split: bool = SPLIT_BY_DEADLINE
+    promises_first: bool = PROMISES_FIRST
     horizon_steps: int | None = None
     eps_kwh: float = EPS_KWH
     overdue_first: bool = True
@@ -158,7 +162,7 @@ class ControlLoop:
                 specs = serve_overdue_first(sc, specs, [c.session.id for c in late])
         plan = plan_cabinet(sc, cabinet, specs)
         if self.split:
-            powers, ok = split_by_deadline(sc, specs, plan)
+            powers, ok = split_by_deadline(sc, specs, plan, promises_first=self.promises_first)
             self.split_fallbacks += not ok
         else:
             powers = {sp.id: np.asarray(sp.power_kw, float) for sp in plan.sessions}
