@@ -9,12 +9,9 @@ late deadline can make room for cars that have not arrived yet, a car about to l
 :func:`deadline_split` keeps the plan's load per step and every car's total and re-splits
 the load by a small transportation LP (HiGHS) minimising ``sum p[s,t] (t+1) / deadline_s``:
 each car charges early *relative to its own deadline*, the earliest deadlines first.
-Cars marked ``first`` (the runtime marks promises) have that cost multiplied by
-:data:`FIRST_WEIGHT`: promised energy takes the early capacity before best-effort energy does,
-whatever the deadlines (short of a 100-fold ratio), and each group is ordered by deadline.
-Measured in docs/promises.md ("Promises first"): on 90 held-out cases with actual departures,
-mpc met EDF + 10 pp of demands in 84 instead of 76; energy delivered late to a car that is
-promised is energy a later driver cannot be promised.
+A car's cost may be multiplied by a ``weight``: with weight w it is split as if its deadline
+were w times nearer (the runtime weighs promises, :mod:`engine.runtime.controller`,
+docs/promises.md "Promises first").
 
 Measured (``bench/replay_heldout.py``, real day x threshold cases): the split of the load
 matters for energy (the engine's own split loses up to 2 pp, see :mod:`engine.replay.mpc`).
@@ -34,15 +31,11 @@ import numpy as np
 
 from engine.optimize.highs import load_lp, optimum
 
-__all__ = ["deadline_split", "FIRST_WEIGHT"]
-
-#: How much more a step of delay costs for a car marked ``first`` than for others (a near-lexicographic
-#: order: 1.7, 3, 10 and 100 were measured, 100 best, docs/promises.md).
-FIRST_WEIGHT = 100.0
+__all__ = ["deadline_split"]
 
 
 def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarray,
-                   first: np.ndarray | None = None) -> np.ndarray | None:
+                   weight: np.ndarray | None = None) -> np.ndarray | None:
     """Re-split a plan's load among its cars, each as early as possible within its deadline.
 
     Parameters
@@ -53,8 +46,9 @@ def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarra
         Each car's window end (exclusive) in plan steps.
     max_kw : ndarray
         Each car's rate limit [kW].
-    first : ndarray of bool, optional
-        Cars whose energy goes before the others' (promises); None: none.
+    weight : ndarray, optional
+        Each car's multiplier of the cost of delay (default 1): a car with weight w is split
+        as if its deadline were w times nearer.
 
     Returns
     -------
@@ -94,8 +88,8 @@ def deadline_split(power_kw: np.ndarray, deadline: np.ndarray, max_kw: np.ndarra
     rhs = np.concatenate([load[steps], total])
     slack = 1e-9 * (1.0 + rhs)
     cost = (tt + 1.0) / np.maximum(hi[car], 1)
-    if first is not None:
-        cost = cost * np.where(np.asarray(first, bool), FIRST_WEIGHT, 1.0)[car]
+    if weight is not None:
+        cost = cost * np.asarray(weight, float)[car]
     x = optimum(load_lp(np.zeros(n), max_kw[car].astype(float), rhs - slack, rhs + slack,
                         a_start, a_index, a_value, cost))
     if x is None:
