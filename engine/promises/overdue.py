@@ -10,13 +10,18 @@ usually still needs energy. Two rules (measured in ``docs/promises.md``, "Estima
   (``upgrades``): the windows the model believes are then visibly too short.
 - **In the plan** (:func:`serve_overdue_first`): the next step of each overdue car is
   guaranteed *in the plan* (not to the driver) as far as every promise allows, earliest stated
-  departure first: what EDF does with them, without touching a promise.
+  departure first: what EDF does with them, without touching a promise. A promise past its
+  margin deadline (the live site's, ``asap``) must stay deliverable as fast as its car takes it:
+  checked only against its whole window, an overdue car granted one step at every re-plan
+  pushed such a promise to its last minutes, where a tapering car then fell 20 Wh short
+  (docs/promises.md, "Promises first").
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import math
+from collections.abc import Collection, Sequence
 
 from engine.optimize.scenario import Scenario, SessionSpec
 from engine.promises.cars import EPS_KWH, Car, quote_kwh, rate_kw
@@ -55,7 +60,8 @@ def overdue_cars(scenario: Scenario, overdue: Sequence[SessionSpec]) -> list[Car
     return out
 
 
-def serve_overdue_first(scenario: Scenario, specs: Sequence[SessionSpec], overdue: Sequence[str]) -> list[SessionSpec]:
+def serve_overdue_first(scenario: Scenario, specs: Sequence[SessionSpec], overdue: Sequence[str],
+                        asap: Collection[str] = ()) -> list[SessionSpec]:
     """The plan's sessions with the next step of each overdue car guaranteed, as far as the promises allow.
 
     Parameters
@@ -67,6 +73,9 @@ def serve_overdue_first(scenario: Scenario, specs: Sequence[SessionSpec], overdu
         spec ends at step 1 (it is planned as leaving at the next step).
     overdue : sequence of str
         Ids of the overdue cars' specs, in the order served (earliest stated departure first).
+    asap : collection of str
+        Ids of promises that must stay deliverable from now at their car's rate: an overdue
+        step is granted only if they still can be (their window taken as the fewest steps).
 
     Returns
     -------
@@ -78,9 +87,12 @@ def serve_overdue_first(scenario: Scenario, specs: Sequence[SessionSpec], overdu
     order = {sid: k for k, sid in enumerate(overdue)}
     late = sorted((s for s in specs if s.id in order), key=lambda s: order[s.id])
     out = [s for s in specs if s.id not in order]
+    dt = float(scenario.dt_hours)
+    tight = {x.id: dataclasses.replace(x, departure_step=min(x.departure_step, max(1, math.ceil(
+        float(x.energy_kwh) / max(rate_kw(scenario, x) * dt, 1e-9) - 1e-9)))) for x in specs if x.id in asap}
     for s in late:
-        want = min(float(s.energy_kwh), rate_kw(scenario, s) * float(scenario.dt_hours) * max(s.departure_step, 0))
-        kept = [x for x in out if x.guaranteed]
+        want = min(float(s.energy_kwh), rate_kw(scenario, s) * dt * max(s.departure_step, 0))
+        kept = [tight.get(x.id, x) for x in out if x.guaranteed]
         g = min(want, quote_kwh(scenario, kept, s, want)) if want > EPS_KWH else 0.0
         # a hair below the quote: the plan's own tolerance must not turn it infeasible
         out.append(dataclasses.replace(s, energy_kwh=g * (1 - 1e-6), guaranteed=True) if g > 1e-4 else s)

@@ -43,6 +43,7 @@ from engine.runtime.controller import (
     CarState,
     Decision,
     cabinet_scenario,
+    promise_deadline,
     session_spec,
     split_by_deadline,
 )
@@ -71,7 +72,7 @@ class ControlLoop:
     split : bool
         Split each plan's load among cars earliest deadline first (else the engine's split).
     promises_first : bool
-        In that split, promised energy before best-effort energy.
+        In that split, promises as if their deadlines were nearer (``controller.PROMISE_WEIGHT``).
     horizon_steps : int or None
         Longest window planned [steps] (default :data:`~engine.runtime.controller.MAX_HORIZON_H`).
     eps_kwh : float
@@ -159,7 +160,10 @@ class ControlLoop:
             late = sorted((c for c in cars if now >= c.session.departure and c.need_left_kwh > self.eps_kwh
                            and not c.uncontrolled), key=lambda c: c.session.departure)
             if late:
-                specs = serve_overdue_first(sc, specs, [c.session.id for c in late])
+                # promises past their margin deadline: overdue cars only get what they leave
+                asap = {c.session.id for c in cars if self.margin and c.in_promise(now, self.eps_kwh)
+                        and now >= promise_deadline(c.session.arrival, c.session.departure)}
+                specs = serve_overdue_first(sc, specs, [c.session.id for c in late], asap)
         plan = plan_cabinet(sc, cabinet, specs)
         if self.split:
             powers, ok = split_by_deadline(sc, specs, plan, promises_first=self.promises_first)

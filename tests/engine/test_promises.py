@@ -237,3 +237,24 @@ def test_a_car_staying_past_its_stated_departure_is_served_first_as_edf_does():
     met = session_met(pr.demand_kwh, got)
     assert met.sum() >= session_met(pr.demand_kwh, edf.sum(axis=1) * pr.dt_hours).sum() == 1
     assert met[0]
+
+
+def test_an_overdue_car_only_gets_what_a_late_promise_leaves():
+    """A promise past its margin deadline (the live site's) owes 3.3 kWh: at 6.6 kW, two
+    15-min steps, with 8 steps left in its window. An overdue car wants the next step at 6.6 kW
+    on a cabinet of 6.6 kW. Checked against the whole window the promise could wait, so the
+    overdue car got the step, at every re-plan (on 2019-10-29 that pushed a promise to its last
+    minutes and a tapering car fell 20 Wh short); with ``asap`` it gets nothing now."""
+    from engine.promises.overdue import serve_overdue_first
+
+    sc = _cabinet(6.6, 2)
+    promise = SessionSpec("p", "cp0", 0, 8, 3.3, guaranteed=True)
+    late = SessionSpec("o", "cp1", 0, 1, 1.65)
+    loose = {s.id: s for s in serve_overdue_first(sc, [promise, late], ["o"])}
+    assert loose["o"].guaranteed and loose["o"].energy_kwh == pytest.approx(1.65, abs=1e-3)
+    tight = {s.id: s for s in serve_overdue_first(sc, [promise, late], ["o"], asap={"p"})}
+    assert not tight["o"].guaranteed or tight["o"].energy_kwh < 1e-3
+    assert tight["p"] == promise  # the promise itself is planned over its whole window
+    # with room for both, the overdue car still gets its step
+    both = {s.id: s for s in serve_overdue_first(_cabinet(13.2, 2), [promise, late], ["o"], asap={"p"})}
+    assert both["o"].guaranteed and both["o"].energy_kwh == pytest.approx(1.65, abs=1e-3)
