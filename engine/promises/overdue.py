@@ -88,8 +88,7 @@ def serve_overdue_first(scenario: Scenario, specs: Sequence[SessionSpec], overdu
     late = sorted((s for s in specs if s.id in order), key=lambda s: order[s.id])
     out = [s for s in specs if s.id not in order]
     dt = float(scenario.dt_hours)
-    tight = {x.id: dataclasses.replace(x, departure_step=min(x.departure_step, max(1, math.ceil(
-        float(x.energy_kwh) / max(rate_kw(scenario, x) * dt, 1e-9) - 1e-9)))) for x in specs if x.id in asap}
+    tight = {x.id: _at_full_rate(scenario, x) for x in specs if x.id in asap}
     for s in late:
         want = min(float(s.energy_kwh), rate_kw(scenario, s) * dt * max(s.departure_step, 0))
         kept = [tight.get(x.id, x) for x in out if x.guaranteed]
@@ -97,3 +96,10 @@ def serve_overdue_first(scenario: Scenario, specs: Sequence[SessionSpec], overdu
         # a hair below the quote: the plan's own tolerance must not turn it infeasible
         out.append(dataclasses.replace(s, energy_kwh=g * (1 - 1e-6), guaranteed=True) if g > 1e-4 else s)
     return out
+
+
+def _at_full_rate(scenario: Scenario, s: SessionSpec) -> SessionSpec:
+    """``s`` with its window cut to the fewest steps its energy takes at its car's rate."""
+    per_step = rate_kw(scenario, s) * float(scenario.dt_hours)
+    fewest = math.ceil(float(s.energy_kwh) / per_step - 1e-9) if per_step > 0 else s.departure_step
+    return dataclasses.replace(s, departure_step=min(s.departure_step, max(1, fewest)))

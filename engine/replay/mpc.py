@@ -28,7 +28,7 @@ from engine.promises import (
 )
 from engine.replay.options import strategy_options
 from engine.replay.problem import ReplayProblem, StepView
-from engine.runtime.controller import CarState
+from engine.runtime.controller import PROMISE_WEIGHT, CarState
 from engine.runtime.journal import SessionRecord
 from engine.runtime.loop import ControlLoop, ScenarioOf
 
@@ -168,7 +168,8 @@ class ModelPredictive:
         """The live site's control loop as the replay runs it: promises planned by the stated
         departure (no margin), 1e-6 kWh counted as nothing, overdue cars served first."""
         return ControlLoop(step_minutes, margin=False, split=self.tiebreak != "engine",
-                           promises_first=self.tiebreak == "promises", horizon_steps=horizon_steps,
+                           promise_weight=PROMISE_WEIGHT if self.tiebreak == "promises" else 1.0,
+                           horizon_steps=horizon_steps,
                            eps_kwh=EPS_KWH, overdue_first=True)
 
     @property

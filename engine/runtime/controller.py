@@ -42,9 +42,8 @@ EPS_KWH = 1e-3
 #: a car that can wait leaves the early capacity to one that cannot; see docs/runtime.md).
 SPLIT_BY_DEADLINE = True
 #: In that split, promises first: a promise is split as if its deadline were PROMISE_WEIGHT times
-#: nearer (1 to 100 measured: 1.5 is the largest that costs no energy; docs/promises.md,
-#: "Promises first").
-PROMISES_FIRST = True
+#: nearer (1 = plain deadline order; 1 to 100 measured: 1.5 is the largest that costs no energy;
+#: docs/promises.md, "Promises first").
 PROMISE_WEIGHT = 1.5
 #: A promise is quoted as if the car took only this share of the charge point's rating, so that
 #: a car whose own charger is a little slower, or that tapers near full, still gets it; plans use
@@ -270,7 +269,7 @@ class Decision:
 
 
 def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan, *,
-                      promises_first: bool = PROMISES_FIRST) -> tuple[dict[str, np.ndarray], bool]:
+                      promise_weight: float = PROMISE_WEIGHT) -> tuple[dict[str, np.ndarray], bool]:
     """The plan's power per session [kW], its load re-split earliest deadline first, and whether
     the split solved (else the engine's own split is returned).
 
@@ -278,9 +277,8 @@ def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan, *,
     capacity is a tie. Re-planning online, the car that can wait should leave it to the car that
     cannot (:func:`engine.optimize.tiebreak.deadline_split`). This is the one seam through which
     both the live loop and the replay's ``mpc`` turn an engine plan into powers. Splitting by
-    latest start time instead was measured worse (docs/runtime.md). With ``promises_first``
-    (default :data:`PROMISES_FIRST`), promises (guaranteed specs) are split as if their deadlines
-    were :data:`PROMISE_WEIGHT` times nearer.
+    latest start time instead was measured worse (docs/runtime.md). Promises (guaranteed specs)
+    are split as if their deadlines were ``promise_weight`` (:data:`PROMISE_WEIGHT`) times nearer.
     """
     planned = {sp.id: np.asarray(sp.power_kw, float) for sp in plan.sessions}
     if len(specs) <= 1 or not SPLIT_BY_DEADLINE:
@@ -289,9 +287,7 @@ def split_by_deadline(scenario: Scenario, specs: Sequence[SessionSpec], plan, *,
     rated = {cp.id: cp.rated_kw for cp in scenario.charge_points}
     power = np.array([planned[sp.id] for sp in specs])
     max_kw = np.array([min(rated[sp.cp], sp.max_kw if sp.max_kw is not None else np.inf) for sp in specs])
-    weight = None
-    if promises_first:
-        weight = np.array([PROMISE_WEIGHT if sp.guaranteed else 1.0 for sp in specs])
+    weight = np.array([promise_weight if sp.guaranteed else 1.0 for sp in specs])
     split = deadline_split(power, np.array([sp.departure_step for sp in specs]), max_kw, weight)
     if split is None:
         return planned, False

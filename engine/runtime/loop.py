@@ -38,7 +38,7 @@ from engine.promises.overdue import serve_overdue_first
 from engine.runtime.controller import (
     EPS_KWH,
     MAX_HORIZON_H,
-    PROMISES_FIRST,
+    PROMISE_WEIGHT,
     SPLIT_BY_DEADLINE,
     CarState,
     Decision,
@@ -71,8 +71,9 @@ class ControlLoop:
         departure itself (the replay, whose promises and cars are exact).
     split : bool
         Split each plan's load among cars earliest deadline first (else the engine's split).
-    promises_first : bool
-        In that split, promises as if their deadlines were nearer (``controller.PROMISE_WEIGHT``).
+    promise_weight : float
+        In that split, promises as if their deadlines were this many times nearer (1: plain
+        deadline order; default :data:`~engine.runtime.controller.PROMISE_WEIGHT`).
     horizon_steps : int or None
         Longest window planned [steps] (default :data:`~engine.runtime.controller.MAX_HORIZON_H`).
     eps_kwh : float
@@ -96,7 +97,7 @@ class ControlLoop:
     step_minutes: int = 5
     margin: bool = True
     split: bool = SPLIT_BY_DEADLINE
-    promises_first: bool = PROMISES_FIRST
+    promise_weight: float = PROMISE_WEIGHT
     horizon_steps: int | None = None
     eps_kwh: float = EPS_KWH
     overdue_first: bool = True
@@ -166,7 +167,7 @@ class ControlLoop:
                 specs = serve_overdue_first(sc, specs, [c.session.id for c in late], asap)
         plan = plan_cabinet(sc, cabinet, specs)
         if self.split:
-            powers, ok = split_by_deadline(sc, specs, plan, promises_first=self.promises_first)
+            powers, ok = split_by_deadline(sc, specs, plan, promise_weight=self.promise_weight)
             self.split_fallbacks += not ok
         else:
             powers = {sp.id: np.asarray(sp.power_kw, float) for sp in plan.sessions}
