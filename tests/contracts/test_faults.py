@@ -186,18 +186,25 @@ def test_the_live_site_outbox_posts_again_what_a_rollback_took(tmp_path):
         snapshot = _snapshot(node, tmp_path)
         outbox = Outbox(journal, ledger)
         now = datetime(2026, 5, 6, 15, 0, tzinfo=timezone.utc)
-        for i in range(5):  # five flushes: five batches, five nonces
+        for i in range(5):  # five batches, five nonces, each mined before the next is queued
             journal.enqueue(now, [StatusReport("CP-2", Status.CHARGING, 2.0, 10 + i)])
-            assert outbox.flush(now).posted == 1
+            posted = outbox.flush(now).posted
+            for _ in range(100):  # a batch may still be in flight when flush returns (a busy node)
+                if not journal.unsettled():
+                    break
+                time.sleep(0.05)
+                posted += outbox.flush(now).posted
+            assert posted == 1 and not journal.unsettled()
         _roll_back(node, snapshot)
         assert ledger.get_status("CP-2") is None  # the node forgot all five
         ledger.post_status(StatusReport("CP-3", Status.CHARGING, 3.0, 0))  # takes the first forgotten nonce
 
         res = outbox.flush(now)
         assert res.rollback  # the outbox saw the head fall below what it had mined
-        for _ in range(20):  # the runtime flushes on every tick
+        for _ in range(100):  # the runtime flushes on every tick
             if not (res.pending or journal.unsettled()):
                 break
+            time.sleep(0.05)
             res = outbox.flush(now)
         assert res.error is None and journal.outbox_stats()["in_flight"] == 0, res
         energies = sorted(e.energy_kwh for e in ledger.status_history("CP-2"))
