@@ -50,6 +50,7 @@ CALTECH_DAYS = (
 )
 JPL_DAYS = ("2019-05-08", "2019-06-12", "2019-09-24", "2019-10-16", "2019-11-13", "2020-02-12", "2020-03-03")
 THRESHOLDS = (15.0, 20.0, 25.0)
+REPEATS = 5
 SAMPLE_FROM, SAMPLE_TO = date(2019, 5, 1), date(2020, 3, 13)
 WINTER_BREAK = (date(2019, 12, 20), date(2020, 1, 31))
 SAMPLE_EVERY = {"caltech": (7, 3), "jpl": (14, 5)}
@@ -68,7 +69,6 @@ def sample_days(site: str) -> tuple[str, ...]:
         d += timedelta(days=1)
     k, first = SAMPLE_EVERY[site]
     return tuple(out[first::k])
-REPEATS = 5
 
 
 def _timed_mpc(policy: str, target: int):
