@@ -170,7 +170,8 @@ class Kiosk:
             rated = float(self.site().asset(s.cp).rated_kw)
             cars.append(CarState(s, delivered_kwh=max(s.delivered_kwh, c.delivered_kwh if c else 0.0), rated_kw=rated,
                                  accept_kw=c.accept_kw if c else None, faulted=c.faulted if c else False,
-                                 uncontrolled=c.uncontrolled if c else False, power_kw=c.power_kw if c else 0.0))
+                                 uncontrolled=c.uncontrolled if c else False, power_kw=c.power_kw if c else 0.0,
+                                 likely_departure=c.likely_departure if c else self.runtime.likely_departure(s, now)))
         return cars
 
     def _forecast(self, site: Site, now: datetime) -> Forecast | None:
@@ -211,12 +212,12 @@ class Kiosk:
         q = quote(sc, req)  # the earliest departure for all of the need
         # what is promised: the site's promise policy (engine.promises), as the replay's mpc
         present = list(specs)
-        overdue = []  # still plugged in after their stated departure: room kept, never promised
+        overdue = []  # still plugged in after their stated (or likely) departure: room kept, never promised
         for c in cars:
             if c.faulted or c.uncontrolled:
                 continue
             rest = c.need_left_kwh - (c.promise_left_kwh if c.session.in_promise(now) else 0.0)
-            end = steps_until(now, c.session.departure, self.step_minutes)
+            end = steps_until(now, c.plan_departure, self.step_minutes)  # a car promised nothing: its likely departure
             if rest > 1e-3 and end >= 1:
                 present.append(SessionSpec(id=f"{c.session.id}+", cp=c.session.cp, arrival_step=0,
                                            departure_step=min(end, self.horizon_steps), energy_kwh=rest))

@@ -9,6 +9,8 @@ Public API (numpydoc in the modules; measurements in ``docs/promises.md``)
 ``forecast_from_history(history, now, start, step_minutes, horizon_steps, days=10)`` -> :class:`Forecast`
     Expected arrivals of the rest of today from past days of the same kind (weekday/weekend);
     ``history`` is a list of :class:`PastSession` (arrival, departure, kWh).
+``StayModel.from_history(history, now)`` -> :class:`StayModel`
+    Likely stays learned from past stated against actual departures (``likely_departure``).
 ``POLICIES`` / ``DEFAULT_POLICY``
     ``("fcfs", "admit", "admit_reserve", "admit_now")`` / ``"admit"``.
 """
@@ -28,6 +30,7 @@ from engine.promises.policy import (
     PromiseResult,
     decide_promises,
 )
+from engine.promises.stay import StayModel
 
 __all__ = [
     "DEFAULT_DAYS",
@@ -39,6 +42,7 @@ __all__ = [
     "PastSession",
     "PromiseDecision",
     "PromiseResult",
+    "StayModel",
     "decide_promises",
     "forecast_from_history",
 ]

@@ -36,11 +36,15 @@ class PastSession:
         When the car plugged in and left (timezone-aware).
     energy_kwh : float
         Its need [kWh] (what its driver asked, or what it took).
+    stated_departure : datetime, optional
+        The departure its driver stated at the kiosk (None: not known), for
+        :class:`engine.promises.stay.StayModel`.
     """
 
     arrival: datetime
     departure: datetime
     energy_kwh: float
+    stated_departure: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ the measurements behind them are in ``docs/replay.md`` ("mpc").
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -26,11 +27,13 @@ from engine.promises import (
     decide_promises,
     forecast_from_history,
 )
-from engine.replay.options import strategy_options
-from engine.replay.problem import ReplayProblem, StepView
+from engine.promises.stay import StayModel
+from engine.replay.options import STAYS, strategy_options
+from engine.replay.problem import ReplayError, ReplayProblem, StepView
 from engine.runtime.controller import PROMISE_WEIGHT, CarState
 from engine.runtime.journal import SessionRecord
 from engine.runtime.loop import ControlLoop, ScenarioOf
+from engine.validate import choice
 
 __all__ = ["ModelPredictive", "OfflineOptimal", "SITE_CABINET"]
 
@@ -109,6 +112,11 @@ class ModelPredictive:
     reserve : float
         How many times the forecast's expected drivers the policy keeps room for (default
         :data:`engine.promises.policy.RESERVE`).
+    stay : {"learned", "stated"}
+        Plan a car promised nothing by its likely departure learned from the days before
+        (default, as the live site: :class:`engine.promises.stay.StayModel`; such a car is never
+        promised anything afterwards), or by its stated departure. Measured in
+        ``docs/promises.md``, "Learned stays".
 
     Attributes
     ----------
@@ -149,8 +157,11 @@ class ModelPredictive:
         forecast_days: int = DEFAULT_DAYS,
         redecide_minutes: float | None = None,
         reserve: float = RESERVE,
+        stay: str = "learned",
     ) -> None:
         strategy_options(replan, tiebreak, quote_order, policy, fields=("replan", "tiebreak", "quote_order", "policy"))
+        choice(stay, "stay", STAYS, error=ReplayError)
+        self.stay = stay
         self.policy = policy
         self.forecast_days = int(forecast_days)
         self.redecide_minutes = redecide_minutes
@@ -193,6 +204,11 @@ class ModelPredictive:
                                else max(1, int(round(self.redecide_minutes / problem.step_minutes))))
         self.loop = self._new_loop(problem.step_minutes, max(int(problem.horizon_steps), 1))
         self._cars: dict[int, CarState] = {}
+        # the departure each car is planned by: the stated one, or a learned later one (``stay``)
+        self.plan_deadline = np.asarray(problem.deadline_step, dtype=int).copy()
+        self.learned: set[int] = set()
+        self._stays = (StayModel.from_history(problem.history, problem.start, tz=problem.start.tzinfo)
+                       if self.stay == "learned" and problem.start is not None and problem.history else None)
 
     # -- the cars as the control loop sees them --------------------------------------------
 
@@ -239,7 +255,7 @@ class ModelPredictive:
 
     def _window_end(self, i: int, t: int) -> int:
         """The deadline the planner uses for car ``i`` at step ``t`` (exclusive)."""
-        told = int(self.problem.deadline_step[i])
+        told = int(self.plan_deadline[i])
         return told if told > t else t + 1
 
     def _forecast(self, t: int, horizon: int):
@@ -269,7 +285,7 @@ class ModelPredictive:
         present: list[SessionSpec] = []
         overdue: list[SessionSpec] = []  # past their stated departure: see engine.promises.overdue
         for j in cars:
-            if pr.deadline_step[j] <= t:
+            if self.plan_deadline[j] <= t:
                 overdue.append(SessionSpec(id=f"{j}+", cp=f"cp{j}", arrival_step=0, departure_step=1,
                                            energy_kwh=float(view.remaining_kwh[j])))
                 continue
@@ -297,12 +313,30 @@ class ModelPredictive:
             self._promise(i, d.promised_kwh, t, view)
             self.likely_kwh[i] = d.likely_kwh
             self.promise_order.append(i)
+        for i in arrived:
+            self._learn_stay(i, view)
         for cp, kwh in res.upgrades.items():
             j = int(cp[2:])
+            if j in self.learned:  # planned by a learned departure: never promised
+                continue
             self._promise(j, float(view.delivered_kwh[j]) + kwh, t, view)
             self.upgrades += 1
         if res.milp_status or any(d.promised_kwh > EPS_KWH for d in res.decisions):
             self.quotes += 1
+
+    def _learn_stay(self, i: int, view: StepView) -> None:
+        """Plan car ``i``, promised nothing, by its likely departure (``stay="learned"``)."""
+        pr = self.problem
+        if self._stays is None or self.promised_kwh[i] > EPS_KWH or pr.start is None:
+            return
+        a, d = int(pr.arrival_step[i]), int(pr.deadline_step[i])
+        step = timedelta(minutes=pr.step_minutes)
+        likely = self._stays.likely_departure(pr.start + a * step, pr.start + d * step)
+        e = int(math.floor((likely - pr.start) / step + 1e-9))
+        if e > d:
+            self.plan_deadline[i] = e
+            self.learned.add(i)
+            self._car(i, view).likely_departure = self._now(e)
 
     def _arrival_order(self, view: StepView) -> list[int]:
         """The cars arriving at this step in the order they are quoted."""
@@ -315,7 +349,7 @@ class ModelPredictive:
         """An arrival, or a car leaving before its told deadline with need left (the loop's events)."""
         if view.arrived.size:
             return True
-        return any(self.problem.deadline_step[i] > t and view.remaining_kwh[i] > EPS_KWH for i in view.departed)
+        return any(self.plan_deadline[i] > t and view.remaining_kwh[i] > EPS_KWH for i in view.departed)
 
     # -- Strategy protocol ---------------------------------------------------------------
 

@@ -22,6 +22,7 @@ __all__ = [
     "REPLANS",
     "TIEBREAKS",
     "QUOTE_ORDERS",
+    "STAYS",
     "window_options",
     "run_options",
     "strategy_options",
@@ -34,6 +35,7 @@ DEPARTURES = ("actual", "estimated")
 REPLANS = ("events", "every")
 TIEBREAKS = ("promises", "deadline", "engine")
 QUOTE_ORDERS = ("need", "arrival")
+STAYS = ("learned", "stated")
 FIRST_YEAR, LAST_YEAR = 1971, 9000
 
 

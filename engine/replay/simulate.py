@@ -198,7 +198,9 @@ def build_problem(window: ReplayWindow, config: ReplayConfig) -> ReplayProblem:
     for h in window.history:
         stay_h = (h.departure - h.arrival).total_seconds() / 3600.0
         need = h.delivered_kwh if window.demand == "delivered" else h.requested_kwh
-        history.append(PastSession(h.arrival, h.departure, float(min(need, config.rated_kw * stay_h))))
+        # the departure the driver told: none without driver input when stated departures are replayed
+        told = h.departure if config.departure == "actual" else (h.estimated_departure if h.claimed else None)
+        history.append(PastSession(h.arrival, h.departure, float(min(need, config.rated_kw * stay_h)), told))
     return ReplayProblem(
         step_minutes=window.step_minutes,
         horizon_steps=T,

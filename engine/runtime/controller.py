@@ -6,7 +6,8 @@ replay's ``mpc`` both run) and of the kiosk's quotes:
 * :func:`session_spec` turns an open session and its metered energy into what the engine
   plans: while its promise runs, the rest of the promise, guaranteed (stage 1); after it is
   kept or its stated departure has passed, the rest of the need, best effort, over the window
-  left (one step for a car staying past its stated departure: re-planned every step);
+  left (to its likely departure for a car never promised anything, :attr:`CarState.plan_departure`;
+  one step for a car staying past it: re-planned every step);
 * :func:`cabinet_scenario` builds the cabinet's scenario from ``now`` (PV, other load and prices
   from the site's profiles, the battery's energy now, the measured draw of uncontrolled charge
   points added to the other load);
@@ -75,6 +76,10 @@ class CarState:
         The charge point's rating [kW] (0: unknown).
     limited : list of (float, float)
         (energy [kWh], power [kW]) when the car took less than allowed (its taper).
+    likely_departure : datetime or None
+        When the car is likely to leave, learned from the site's history
+        (:class:`engine.promises.stay.StayModel`); used for planning while it was never
+        promised anything (:attr:`plan_departure`). None: its stated departure.
     """
 
     session: SessionRecord
@@ -85,6 +90,7 @@ class CarState:
     uncontrolled: bool = False
     rated_kw: float = 0.0
     limited: list[tuple[float, float]] = field(default_factory=list)
+    likely_departure: datetime | None = None
 
     def observe_limit(self, delivered_kwh: float, power_kw: float) -> bool:
         """The car drew ``power_kw`` though allowed more: learn its limit. True if it changed."""
@@ -98,6 +104,15 @@ class CarState:
     def in_promise(self, now: datetime, eps_kwh: float = EPS_KWH) -> bool:
         """Its promise still runs at ``now``: before the stated departure, more than ``eps_kwh`` left."""
         return self.session.in_promise(now) and self.promise_left_kwh > eps_kwh
+
+    @property
+    def plan_departure(self) -> datetime:
+        """The departure its best-effort charge is planned by: the likely one for a car never
+        promised anything (when known and later), else the stated one (also after a promise)."""
+        s = self.session
+        if self.likely_departure is not None and s.guaranteed_kwh <= 0.0 and self.likely_departure > s.departure:
+            return self.likely_departure
+        return s.departure
 
     @property
     def promise_left_kwh(self) -> float:
@@ -178,7 +193,8 @@ def session_spec(car: CarState, now: datetime, step_minutes: float, horizon: int
     need = car.need_left_kwh
     if need <= eps_kwh:
         return None
-    end = dep if dep >= 1 else 1  # after the stated departure: one step at a time
+    dep = min(steps_until(now, car.plan_departure, step_minutes), horizon)
+    end = dep if dep >= 1 else 1  # after the (likely) departure: one step at a time
     return SessionSpec(id=s.id, cp=s.cp, arrival_step=0, departure_step=end, energy_kwh=need, max_kw=max_kw)
 
 

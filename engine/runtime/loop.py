@@ -126,8 +126,8 @@ class ControlLoop:
         for c in cars:
             if c.need_left_kwh <= eps:
                 continue
-            if now >= c.session.departure:
-                return True  # past its stated departure: one step at a time
+            if now >= c.plan_departure:
+                return True  # past its stated (or likely) departure: one step at a time
             if c.session.id in d.guaranteed and not c.in_promise(now, eps):
                 return True  # its promise ended: the rest is best effort
         return False
@@ -158,8 +158,8 @@ class ControlLoop:
         sc = scenario(now, specs, uncontrolled)
         if self.overdue_first:
             # past their stated departure with need left, earliest first (ties: the callers' order)
-            late = sorted((c for c in cars if now >= c.session.departure and c.need_left_kwh > self.eps_kwh
-                           and not c.uncontrolled), key=lambda c: c.session.departure)
+            late = sorted((c for c in cars if now >= c.plan_departure and c.need_left_kwh > self.eps_kwh
+                           and not c.uncontrolled), key=lambda c: c.plan_departure)
             if late:
                 # promises past their margin deadline: overdue cars only get what they leave
                 asap = {c.session.id for c in cars if self.margin and c.in_promise(now, self.eps_kwh)

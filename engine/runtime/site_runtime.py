@@ -44,6 +44,8 @@ from engine.chargers import (
     Setpoint,
 )
 from engine.ledger import LedgerPort, Status, StatusReport
+from engine.promises.forecast import PastSession
+from engine.promises.stay import HISTORY_DAYS, StayModel
 from engine.runtime.cars import Car
 from engine.runtime.clock import Clock
 from engine.runtime.controller import CarState, Decision, guard
@@ -126,6 +128,7 @@ class SiteRuntime:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._stays: tuple[Any, StayModel] | None = None  # (local day, model learned from the days before)
         self._resume()
 
     @property
@@ -155,7 +158,8 @@ class SiteRuntime:
         for s in self.journal.sessions(open_only=True):
             if s.cp not in cps:
                 continue
-            self.cars[s.cp] = CarState(s, delivered_kwh=s.delivered_kwh, rated_kw=float(cps[s.cp].rated_kw))
+            self.cars[s.cp] = CarState(s, delivered_kwh=s.delivered_kwh, rated_kw=float(cps[s.cp].rated_kw),
+                                       likely_departure=self.likely_departure(s, now))
             self.dirty.add(cps[s.cp].cabinet)
             if (self.plug_on_booking and callable(plug) and s.origin == "kiosk" and s.delivered_kwh <= 0.0
                     and s.departure > now and car_at(s.cp) is None):
@@ -171,7 +175,8 @@ class SiteRuntime:
             prev = self.cars.get(s.cp)
             delivered = prev.delivered_kwh if prev is not None and prev.session.id == s.id else 0.0
             self.cars[s.cp] = CarState(s, delivered_kwh=delivered,
-                                       rated_kw=float(self.site_of().asset(s.cp).rated_kw))
+                                       rated_kw=float(self.site_of().asset(s.cp).rated_kw),
+                                       likely_departure=self.likely_departure(s))
             self.dirty.add(self._cabinet_of(s.cp))
             plug = getattr(self.chargers, "plug", None)
             if self.plug_on_booking and callable(plug) and getattr(self.chargers, "car", lambda cp: None)(s.cp) is None:
@@ -215,6 +220,23 @@ class SiteRuntime:
             self._persist(now)
             return rep
 
+    def likely_departure(self, s: SessionRecord, now: datetime | None = None) -> datetime | None:
+        """When the car of ``s`` is likely to leave, for planning only: for a booked car promised
+        nothing, its stated departure plus the overstay the site's history gives for such drivers
+        (:class:`engine.promises.stay.StayModel`, learned from the journal's ended sessions of the
+        last :data:`~engine.promises.stay.HISTORY_DAYS` days); None otherwise or when not later."""
+        if s.guaranteed_kwh > 0.0 or s.origin == "charger":
+            return None
+        now = now or self.clock.now()
+        cached = self._stays
+        if cached is None or cached[0] != now.date():
+            past = [PastSession(r.arrival, r.ended_at, r.delivered_kwh, None if r.origin == "charger" else r.departure)
+                    for r in self.journal.sessions(since=now - timedelta(days=HISTORY_DAYS))
+                    if r.state == "ended" and r.ended_at is not None]
+            cached = self._stays = (now.date(), StayModel.from_history(past, now))
+        likely = cached[1].likely_departure(s.arrival, s.departure)
+        return likely if likely > s.departure else None
+
     def _cabinet_of(self, cp: str) -> str:
         return self.site_of().asset(cp).cabinet
 
@@ -235,7 +257,8 @@ class SiteRuntime:
                                       arrival=e.at, departure=e.at + UNBOOKED_STAY, requested_kwh=UNBOOKED_NEED_KWH,
                                       guaranteed_kwh=0.0, origin="charger")
                     self.journal.add_session(s)
-                self.cars[e.cp] = CarState(s, rated_kw=float(site.asset(e.cp).rated_kw))
+                self.cars[e.cp] = CarState(s, rated_kw=float(site.asset(e.cp).rated_kw),
+                                           likely_departure=self.likely_departure(s, e.at))
             elif e.kind == EventKind.UNPLUGGED and car is not None:
                 delivered = float(e.detail.get("energy_kwh", car.delivered_kwh))
                 self.journal.end_session(car.session.id, e.at, delivered, str(e.detail.get("reason", "left")))

@@ -162,3 +162,33 @@ def test_old_jsonl_journal_is_read_once(tmp_path):
     assert [s.id for s in rig.journal.sessions()] == ["CA-303@1"]
     assert rig.journal.get_meta("migrated_jsonl") == {"sessions": 1, "unreadable_lines": 1}
     rig.runtime.close()
+
+
+def test_a_car_promised_nothing_is_planned_by_the_stay_its_kind_of_driver_usually_makes(tmp_path):
+    """The journal's last five weekdays: drivers arriving at 08:00 and saying 09:00 left at 12:00.
+    Today such a car promised nothing is planned until 12:00 (its stated departure plus the
+    median overstay), also after a restart; a promised car keeps its stated departure."""
+    rig = Rig(tmp_path / "s")
+    for k in (1, 2, 5, 6, 7):  # Tue, Mon, Thu, Wed, Tue before Wednesday NOW
+        day = NOW - timedelta(days=k)
+        s = SessionRecord(id=f"past-{k}", cp="CA-316", cabinet="AB-PANEL", arrival=day,
+                          departure=day + timedelta(hours=1), requested_kwh=10.0, guaranteed_kwh=0.0)
+        rig.journal.add_session(s)
+        rig.journal.end_session(s.id, day + timedelta(hours=4), 10.0, "left")
+    rig.runtime.tick(NOW)
+    nothing = SessionRecord(id="nothing", cp="CA-303", cabinet="AB-PANEL", arrival=NOW,
+                            departure=NOW + timedelta(hours=1), requested_kwh=30.0, guaranteed_kwh=0.0)
+    promised = SessionRecord(id="promised", cp="CA-308", cabinet="AB-PANEL", arrival=NOW,
+                             departure=NOW + timedelta(hours=1), requested_kwh=5.0, guaranteed_kwh=5.0)
+    for s in (nothing, promised):
+        rig.journal.add_session(s)
+        rig.runtime.session_started(s)
+    for _ in range(2):
+        cars = rig.runtime.cars
+        assert cars["CA-303"].likely_departure == NOW + timedelta(hours=4) == cars["CA-303"].plan_departure
+        assert cars["CA-308"].likely_departure is None and cars["CA-308"].plan_departure == promised.departure
+        # the kiosk's admission sees the same windows as the plan
+        seen = {c.session.id: c.plan_departure for c in rig.kiosk._cars("AB-PANEL", NOW)}
+        assert seen == {"nothing": NOW + timedelta(hours=4), "promised": promised.departure}
+        rig.restart()
+    rig.runtime.close()
