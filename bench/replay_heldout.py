@@ -2,7 +2,7 @@
 
     python bench/replay_heldout.py [--jobs 2] [--thresholds 15 20 25] [--departure actual|estimated]
                                    [--demand requested|delivered] [--policies fcfs admit ...] [--quick]
-                                   [--days bench|sample]
+                                   [--days bench|sample] [--stay learned|stated]
 
 For every (site, day, threshold) it replays ``edf``, ``offline`` (the most energy),
 ``offline_met`` (the most demands met, with hindsight) and ``mpc`` with each promise policy
@@ -13,7 +13,7 @@ with the most cars present; median of 5 repeats, decided for the default policy,
 included) [ms].
 
 The summary gives, per policy: cases with mpc >= edf + 10 pp of demands met, cases below edf,
-promises broken, the worst energy gap to offline, the largest overload; and the quote times.
+the drivers served in full over all cases (and edf's), promises broken, the worst energy gap to offline, the largest overload; and the quote times.
 
 Defaults: the 23 Caltech and 7 JPL weekdays of 2019-2020 listed below, thresholds 15, 20 and
 25 kW (where the limit binds), drivers' requests as needs (``--demand requested``), actual
@@ -86,6 +86,7 @@ def _timed_mpc(policy: str, target: int):
                     c.likely_kwh = self.likely_kwh.copy()
                     c._cars = {i: copy.copy(car) for i, car in self._cars.items()}
                     c.promise_order = list(self.promise_order)
+                    c.plan_deadline, c.learned = self.plan_deadline.copy(), set(self.learned)
                     c.policy_seconds = []
                     t0 = time.perf_counter()
                     ModelPredictive._decide(c, t, view, others)
@@ -105,7 +106,7 @@ def run_day(job: tuple) -> list[dict]:
     from engine.replay.mpc import ModelPredictive
     from engine.replay.simulate import ReplayConfig, build_problem, run_replay, simulate
 
-    site, day, thresholds, departure, demand, policies = job
+    site, day, thresholds, departure, demand, policies, stay = job
     window = load_window(default_paths(site), day, demand=demand)
     rows = []
     for thr in thresholds:
@@ -117,7 +118,7 @@ def run_day(job: tuple) -> list[dict]:
             row[a] = (r.kpis["demands_met_pct"], r.kpis["delivered_kwh"], r.kpis["peak_kw"])
         stayed = pr.departure_step >= pr.deadline_step
         for pol in policies:
-            m = ModelPredictive(policy=pol)
+            m = ModelPredictive(policy=pol, stay=stay)
             power, _ = simulate(pr, m)
             got = power.sum(axis=1) * pr.dt_hours
             has = m.promised_kwh > 1e-6
@@ -141,6 +142,7 @@ def run_day(job: tuple) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     from engine.promises import DEFAULT_POLICY, POLICIES
+    from engine.replay.options import STAYS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
@@ -150,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     p.add_argument("--site", choices=("caltech", "jpl", "both"), default="both")
     p.add_argument("--quick", action="store_true", help="3 Caltech days and 1 JPL day only")
+    p.add_argument("--stay", choices=STAYS, default=STAYS[0],
+                   help="mpc plans a car promised nothing by its learned likely departure (default) or its stated one")
     p.add_argument("--days", choices=("bench", "sample"), default="bench",
                    help="the bench's days (default) or the second, rule-chosen sample (sample_days)")
     args = p.parse_args(argv)
@@ -162,10 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         jpl = ()
     elif args.site == "jpl":
         cal = ()
-    jobs = [("caltech", d, tuple(args.thresholds), args.departure, args.demand, tuple(pols)) for d in cal]
-    jobs += [("jpl", d, tuple(args.thresholds), args.departure, args.demand, tuple(pols)) for d in jpl]
+    jobs = [("caltech", d, tuple(args.thresholds), args.departure, args.demand, tuple(pols), args.stay) for d in cal]
+    jobs += [("jpl", d, tuple(args.thresholds), args.departure, args.demand, tuple(pols), args.stay) for d in jpl]
     print(f"{len(cal)} Caltech + {len(jpl)} JPL days x thresholds {args.thresholds} kW, 5-min steps, "
-          f"{args.departure} departures, demand = {args.demand}; policies {pols}; {args.jobs} process(es)",
+          f"{args.departure} departures, demand = {args.demand}; policies {pols}; stays {args.stay}; "
+          f"{args.jobs} process(es)",
           flush=True)
     head = (f"{'site':<7} {'day':<10} {'wd':<3} {'kW':>3} {'n':>3} | met %: {'edf':>6} "
             + " ".join(f"{q:>13}" for q in pols) + f" {'off_met':>7} | energy gap pp: "
@@ -202,9 +207,12 @@ def main(argv: list[str] | None = None) -> int:
         broken = sum(r[q]["due"] - r[q]["kept"] for r in rows)
         over = max(r[q]["peak"] - r["threshold_kw"] for r in rows)
         above_om = sum(r[q]["met"] > r["offline_met"][0] + 1e-9 for r in rows)
+        served = sum(round(r[q]["met"] * r["n"] / 100.0) for r in rows)  # drivers, over the cases
+        served_edf = sum(round(r["edf"][0] * r["n"] / 100.0) for r in rows)
         print(f"{q:>13}: mpc >= edf + 10 pp in {int(np.sum(d >= 10 - 1e-9))}/{n}, "
               f"< edf in {int(np.sum(d < -1e-9))}/{n} "
-              f"(mean {d.mean():+.2f} pp, min {d.min():+.2f}, max {d.max():+.2f}); promises kept "
+              f"(mean {d.mean():+.2f} pp, min {d.min():+.2f}, max {d.max():+.2f}); drivers served in full "
+              f"{served} against edf's {served_edf} of {sum(r['n'] for r in rows)}; promises kept "
               f"{sum(r[q]['kept'] for r in rows)}/{sum(r[q]['due'] for r in rows)} due ({broken} broken; "
               f"{sum(r[q]['promises'] for r in rows)} made); energy gap to offline max {gap.max():.2f} pp; "
               f"peak above threshold max {over:+.4f} kW; above offline_met in {above_om}")
