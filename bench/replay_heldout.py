@@ -86,7 +86,7 @@ def _timed_mpc(policy: str, target: int):
                     c.likely_kwh = self.likely_kwh.copy()
                     c._cars = {i: copy.copy(car) for i, car in self._cars.items()}
                     c.promise_order = list(self.promise_order)
-                    c.plan_deadline, c.learned = self.plan_deadline.copy(), set(self.learned)
+                    c.plan_deadline = self.plan_deadline.copy()
                     c.policy_seconds = []
                     t0 = time.perf_counter()
                     ModelPredictive._decide(c, t, view, others)

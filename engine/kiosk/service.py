@@ -39,7 +39,6 @@ from engine.optimize.scenario import SessionSpec
 from engine.promises import (
     DEFAULT_POLICY,
     Forecast,
-    PastSession,
     decide_promises,
     forecast_from_history,
 )
@@ -176,9 +175,7 @@ class Kiosk:
 
     def _forecast(self, site: Site, now: datetime) -> Forecast | None:
         """Who is still to come today, from the site's own past sessions (the journal)."""
-        since = now - timedelta(days=FORECAST_DAYS)
-        past = [PastSession(s.arrival, s.ended_at, s.delivered_kwh)
-                for s in self.journal.sessions(since=since) if s.state == "ended" and s.ended_at is not None]
+        past = self.runtime.history(now, FORECAST_DAYS)
         if not past:
             return None
         return forecast_from_history(past, now, now, self.step_minutes, self.horizon_steps)

@@ -206,7 +206,6 @@ class ModelPredictive:
         self._cars: dict[int, CarState] = {}
         # the departure each car is planned by: the stated one, or a learned later one (``stay``)
         self.plan_deadline = np.asarray(problem.deadline_step, dtype=int).copy()
-        self.learned: set[int] = set()
         self._stays = (StayModel.from_history(problem.history, problem.start, tz=problem.start.tzinfo)
                        if self.stay == "learned" and problem.start is not None and problem.history else None)
 
@@ -335,8 +334,12 @@ class ModelPredictive:
         e = int(math.floor((likely - pr.start) / step + 1e-9))
         if e > d:
             self.plan_deadline[i] = e
-            self.learned.add(i)
             self._car(i, view).likely_departure = self._now(e)
+
+    @property
+    def learned(self) -> set[int]:
+        """The cars planned by a learned departure (later than the one they stated)."""
+        return {int(i) for i in np.flatnonzero(self.plan_deadline != self.problem.deadline_step)}
 
     def _arrival_order(self, view: StepView) -> list[int]:
         """The cars arriving at this step in the order they are quoted."""

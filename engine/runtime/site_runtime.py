@@ -230,12 +230,17 @@ class SiteRuntime:
         now = now or self.clock.now()
         cached = self._stays
         if cached is None or cached[0] != now.date():
-            past = [PastSession(r.arrival, r.ended_at, r.delivered_kwh, None if r.origin == "charger" else r.departure)
-                    for r in self.journal.sessions(since=now - timedelta(days=HISTORY_DAYS))
-                    if r.state == "ended" and r.ended_at is not None]
-            cached = self._stays = (now.date(), StayModel.from_history(past, now))
+            cached = self._stays = (now.date(), StayModel.from_history(self.history(now, HISTORY_DAYS), now))
         likely = cached[1].likely_departure(s.arrival, s.departure)
         return likely if likely > s.departure else None
+
+    def history(self, now: datetime, days: float) -> list[PastSession]:
+        """The journal's sessions ended in the last ``days`` days as the site's history (the
+        forecast's and the stay model's): arrival, real departure, energy taken [kWh] and the
+        departure its driver stated (None for a car plugged in without a booking)."""
+        return [PastSession(r.arrival, r.ended_at, r.delivered_kwh, None if r.origin == "charger" else r.departure)
+                for r in self.journal.sessions(since=now - timedelta(days=days))
+                if r.state == "ended" and r.ended_at is not None]
 
     def _cabinet_of(self, cp: str) -> str:
         return self.site_of().asset(cp).cabinet
